@@ -1,0 +1,3 @@
+"""restorer-gui: restore scanned old photos. Imports neither Qt nor torch (fast start)."""
+
+__version__ = "0.1.0"

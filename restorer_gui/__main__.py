@@ -1,0 +1,3 @@
+from restorer_gui.app import main
+
+raise SystemExit(main())

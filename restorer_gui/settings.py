@@ -1,0 +1,69 @@
+"""Typed settings stored as JSON in the config folder. No Qt here, so the CLI can share them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from restorer_gui import paths
+
+MAX_RECENT = 10
+
+
+@dataclass
+class Settings:
+    recent_files: list[str] = field(default_factory=list)
+    max_image_megapixels: float = 300.0
+    brush_size: int = 24
+    brush_hardness: float = 0.8
+    overlay_color: str = "#ff2a2a"
+    overlay_opacity: float = 0.5
+    jpeg_quality: int = 95
+    undo_budget_mb: int = 512
+    first_start_done: bool = False
+    last_open_dir: str = ""
+
+    def add_recent(self, path: str | Path) -> None:
+        p = str(Path(path).resolve())
+        self.recent_files = [p] + [r for r in self.recent_files if r != p]
+        del self.recent_files[MAX_RECENT:]
+
+    @property
+    def max_image_pixels(self) -> int:
+        return int(self.max_image_megapixels * 1_000_000)
+
+
+def settings_file() -> Path:
+    return paths.config_dir() / "settings.json"
+
+
+def load() -> Settings:
+    """Load settings; unknown keys are ignored and bad values fall back to defaults."""
+    try:
+        raw = json.loads(settings_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    defaults = Settings()
+    values = {}
+    for f in fields(Settings):
+        if f.name in raw and isinstance(raw[f.name], type(getattr(defaults, f.name))):
+            values[f.name] = raw[f.name]
+    return Settings(**values)
+
+
+def save(settings: Settings) -> None:
+    """Write atomically; a failure to save settings is never fatal."""
+    target = settings_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".settings-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(settings), fh, indent=2)
+        os.replace(tmp, target)
+    except OSError:
+        pass
