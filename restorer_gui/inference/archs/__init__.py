@@ -1,0 +1,56 @@
+"""Our own network architectures, built by name from a model card.
+
+Each architecture module registers a builder with `@register("name")`. A built module carries:
+  task: str            "denoise" | "inpaint" | "detect-scratches"
+  size_multiple: int   input height/width must be a multiple of this (pad otherwise)
+  supports_half: bool  fp16/bf16 inference is safe
+Forward signatures by task (tensors B×C×H×W, float, values in [0, 1]):
+  denoise:          forward(x, sigma) -> x̂; sigma: B-tensor of levels on the 0–1 scale, or None (blind)
+  inpaint:          forward(image, mask) -> image; mask B×1×H×W with 1 = hole
+  detect-scratches: forward(image) -> logits B×1×H×W
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+_BUILDERS: dict[str, Callable[..., Any]] = {}
+_MODULES = (
+    "restorer_gui.inference.archs.denoise_unet",
+    "restorer_gui.inference.archs.inpaint_net",
+    "restorer_gui.inference.archs.scratch_unet",
+)
+
+
+def register(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(builder: Callable[..., Any]) -> Callable[..., Any]:
+        _BUILDERS[name] = builder
+        return builder
+
+    return wrap
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def names() -> list[str]:
+    _load_all()
+    return sorted(_BUILDERS)
+
+
+def build(name: str, **hparams: Any) -> Any:
+    """Build an architecture by its registered name with the card's hyper-parameters."""
+    _load_all()
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        raise KeyError(f"unknown architecture {name!r} (known: {', '.join(sorted(_BUILDERS)) or 'none'})") from None
+    return builder(**hparams)
