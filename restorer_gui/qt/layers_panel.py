@@ -85,29 +85,31 @@ class LayersPanel(QWidget):
         self._updating = True
         try:
             self.list.clear()
-            if self.model is None:
-                return
-            for layer in reversed(self.model.doc.layers):
-                item = QListWidgetItem(layer.name)
-                item.setData(Qt.ItemDataRole.UserRole, layer.uid)
-                item.setFlags(
-                    Qt.ItemFlag.ItemIsEnabled
-                    | Qt.ItemFlag.ItemIsSelectable
-                    | Qt.ItemFlag.ItemIsEditable
-                    | Qt.ItemFlag.ItemIsUserCheckable
-                )
-                item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
-                item.setToolTip(self._describe(layer))
-                self.list.addItem(item)
-            original = QListWidgetItem(f"Original  ({self.model.doc.bit_depth}-bit)")
-            original.setData(Qt.ItemDataRole.UserRole, ORIGINAL_ROW_UID)
-            original.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            original.setToolTip("The photo as opened; it is never changed.")
-            self.list.addItem(original)
-            self._select_row_of(self.model.selected_uid)
+            if self.model is not None:
+                self._fill_rows(self.model)
         finally:
             self._updating = False
         self._sync_controls()
+
+    def _fill_rows(self, model: DocumentModel) -> None:
+        for layer in reversed(model.doc.layers):
+            item = QListWidgetItem(layer.name)
+            item.setData(Qt.ItemDataRole.UserRole, layer.uid)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsEditable
+                | Qt.ItemFlag.ItemIsUserCheckable
+            )
+            item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
+            item.setToolTip(self._describe(layer))
+            self.list.addItem(item)
+        original = QListWidgetItem(f"Original  ({model.doc.bit_depth}-bit)")
+        original.setData(Qt.ItemDataRole.UserRole, ORIGINAL_ROW_UID)
+        original.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        original.setToolTip("The photo as opened; it is never changed.")
+        self.list.addItem(original)
+        self._select_row_of(model.selected_uid)
 
     @staticmethod
     def _describe(layer) -> str:

@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         self.act_undo.setShortcuts([QKeySequence(S.Undo)])
         self.act_redo = self.undo_group.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_undo.setIconText("Undo")  # tool bar stays put; the menu shows what will be undone
+        self.act_redo.setIconText("Redo")
         self.addAction(self.act_undo)
         self.addAction(self.act_redo)
         self.act_fit = a("&Fit to Window", self.view.fit, QKeySequence("Ctrl+0"))
@@ -154,6 +156,9 @@ class MainWindow(QMainWindow):
             self.tool_group.addAction(act)
             self.tool_actions[tool] = act
         self.tool_actions[Tool.BRUSH].setChecked(True)
+        for act, short in ((self.act_fit, "Fit"), (self.act_100, "100 %"), (self.act_compare, "Compare"),
+                           (self.act_show_original, "Original"), (self.act_overlay_color, "Colour…")):
+            act.setIconText(short)
         self.act_swap = a("Swap Brush/Eraser", self._swap_brush, QKeySequence("X"))
         self.act_sample = a("Open &Sample Photo", self.open_sample)
         self.act_about = a("&About restorer-gui", self._about)

@@ -187,7 +187,7 @@ class CanvasView(QGraphicsView):
         if self._split_item is not None:
             self._split_item.setVisible(compare_uid is not None and not original_only)
         if self._mask_item is not None:
-            self._mask_item.setVisible(self.mask_visible and not original_only)
+            self._mask_item.setVisible(self.mask_visible and not original_only and compare_uid is None)
         self.viewport().update()
 
     # --- mask display --------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Benchmarks: measured figures with their saved results in benchmarks/results/."""
