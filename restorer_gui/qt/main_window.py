@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -19,18 +20,22 @@ from PySide6.QtGui import (
     QUndoGroup,
 )
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QColorDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSlider,
     QSpinBox,
     QStackedWidget,
     QUndoView,
+    QWidget,
 )
 
 from restorer_gui import __version__, paths
@@ -45,6 +50,16 @@ from restorer_gui.qt.tools import Tool, ToolSettings
 from restorer_gui.qt.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def busy_cursor():
+    """A wait cursor while the GUI thread reads or writes a file."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
 
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join("*" + s for s in imageio.OPEN_FILTER_SUFFIXES))
 SAVE_FILTERS = {
@@ -80,6 +95,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_enabled()
         self.welcome.set_recent(self.settings.recent_files)
+        QApplication.instance().installEventFilter(self)
 
     # --- construction --------------------------------------------------------------------
     def _make_docks(self) -> None:
@@ -263,7 +279,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_discard_changes():
             return False
         try:
-            image = imageio.load_image(path, max_pixels=self.settings.max_image_pixels)
+            with busy_cursor():
+                image = imageio.load_image(path, max_pixels=self.settings.max_image_pixels)
         except ImageError as exc:
             self.show_error("Cannot open the photo", str(exc))
             return False
@@ -386,10 +403,11 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 return False
         try:
-            pixels = doc.flatten()
-            imageio.save_image(
-                target, pixels, icc_profile=doc.image.icc_profile, exif=doc.image.exif, quality=self.settings.jpeg_quality
-            )
+            with busy_cursor():
+                imageio.save_image(
+                    target, doc.flatten(), icc_profile=doc.image.icc_profile, exif=doc.image.exif,
+                    quality=self.settings.jpeg_quality,
+                )
         except ImageError as exc:
             self.show_error("Cannot save the photo", str(exc))
             return False
@@ -576,6 +594,22 @@ class MainWindow(QMainWindow):
             f"<b>restorer-gui {__version__}</b><p>Restore scanned old photos: paint over damage, "
             "denoise, compare every result with the original.</p>",
         )
+
+    # --- hold a key to peek at the original --------------------------------------------
+    PEEK_KEY = Qt.Key.Key_Backslash
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Holding `\\` anywhere in this window shows the original until the key is released."""
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and event.key() == self.PEEK_KEY:
+            in_window = isinstance(watched, QWidget) and watched.window() is self
+            if in_window and not isinstance(watched, (QLineEdit, QAbstractSpinBox)):
+                if not event.isAutoRepeat():
+                    self.view.set_hold_original(kind == QEvent.Type.KeyPress)
+                return True
+        elif kind == QEvent.Type.ApplicationDeactivate:
+            self.view.set_hold_original(False)
+        return False
 
     # --- drag and drop, closing ----------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

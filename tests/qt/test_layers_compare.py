@@ -131,3 +131,15 @@ def test_flatten_matches_what_is_shown(window, open_doc):
     flat = model.doc.flatten()
     assert tuple(flat[0, 0]) == (100, 50, 25)
     np.testing.assert_array_equal(model.doc.original, 0)
+
+
+def test_peek_key_works_with_focus_in_the_layers_panel(window, open_doc, qtbot):
+    model = open_doc(solid(100, 50, (0, 0, 0)))
+    add_layer(model, (0, 0, 255))
+    window.layers_panel.list.setFocus()
+    qtbot.keyPress(window.layers_panel.list, Qt.Key.Key_Backslash)
+    assert window.view.showing_original
+    qtbot.keyRelease(window.layers_panel.list, Qt.Key.Key_Backslash)
+    assert not window.view.showing_original
+    qtbot.keyPress(window.size_spin, Qt.Key.Key_Backslash)  # typing in a field is not a peek
+    assert not window.view.showing_original

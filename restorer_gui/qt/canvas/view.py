@@ -491,14 +491,12 @@ class CanvasView(QGraphicsView):
 
     # --- keys ----------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.isAutoRepeat() and event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Backslash):
+        if event.isAutoRepeat() and event.key() == Qt.Key.Key_Space:
             event.accept()
             return
         if event.key() == Qt.Key.Key_Space:
             self._space_down = True
             self._update_cursor()
-        elif event.key() == Qt.Key.Key_Backslash:
-            self.set_hold_original(True)
         elif event.key() == Qt.Key.Key_Escape and self._drag in ("rect", "lasso"):
             self._remove_shape()
             self._drag = None
@@ -514,8 +512,6 @@ class CanvasView(QGraphicsView):
         if event.key() == Qt.Key.Key_Space:
             self._space_down = False
             self._update_cursor()
-        elif event.key() == Qt.Key.Key_Backslash:
-            self.set_hold_original(False)
         else:
             super().keyReleaseEvent(event)
             return
@@ -523,7 +519,6 @@ class CanvasView(QGraphicsView):
 
     def focusOutEvent(self, event) -> None:  # noqa: N802
         self._space_down = False
-        self.set_hold_original(False)
         super().focusOutEvent(event)
 
     # --- cursor --------------------------------------------------------------------------
