@@ -1,0 +1,9 @@
+"""Inference engine (torch, never Qt): devices, model registry and safe loading, tiling, pipelines.
+
+Importing this package sets PYTORCH_ENABLE_MPS_FALLBACK before anything imports torch, so that
+operators missing on Apple GPUs fall back to the CPU instead of failing.
+"""
+
+import os
+
+os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
