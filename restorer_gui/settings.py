@@ -51,8 +51,13 @@ def load() -> Settings:
     defaults = Settings()
     values = {}
     for f in fields(Settings):
-        if f.name in raw and isinstance(raw[f.name], type(getattr(defaults, f.name))):
-            values[f.name] = raw[f.name]
+        if f.name not in raw:
+            continue
+        value, default = raw[f.name], getattr(defaults, f.name)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is type(default):
+            values[f.name] = value
     return Settings(**values)
 
 
