@@ -23,8 +23,11 @@ class Settings:
     overlay_opacity: float = 0.5
     jpeg_quality: int = 95
     undo_budget_mb: int = 512
-    first_start_done: bool = False
     last_open_dir: str = ""
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
+    denoise_sigma: int = 15
+    denoise_auto: bool = False
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).resolve())

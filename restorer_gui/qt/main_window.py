@@ -46,6 +46,7 @@ from restorer_gui.core.errors import ImageError
 from restorer_gui.qt.canvas.view import CanvasView
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.layers_panel import LayersPanel
+from restorer_gui.qt.restore import RestoreController
 from restorer_gui.qt.tools import Tool, ToolSettings
 from restorer_gui.qt.welcome import WelcomePage
 
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self._make_docks()
         self._make_actions()
+        self.restore = RestoreController(self)
         self._make_menus()
         self._make_toolbars()
         self._make_status_bar()
@@ -187,7 +189,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([self.act_save, self.act_save_as])
         m.addSeparator()
-        m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask])
+        m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask, self.restore.act_import_model])
         m.addSeparator()
         m.addActions([self.act_close, self.act_quit])
         m = bar.addMenu("&Edit")
@@ -206,6 +208,13 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_fill, self.act_clear, self.act_invert, self.act_grow, self.act_shrink])
         m.addSeparator()
         m.addActions([self.act_overlay_color, self.act_import_mask, self.act_export_mask])
+        m = bar.addMenu("&Restore")
+        r = self.restore
+        m.addActions([r.act_inpaint, r.act_denoise, r.act_detect])
+        m.addSeparator()
+        m.addActions([r.act_run_model, r.act_import_model])
+        m.addSeparator()
+        m.addAction(r.act_cancel)
         m = bar.addMenu("&Help")
         m.addActions([self.act_sample, self.act_about])
         self._rebuild_recent_menu()
@@ -242,6 +251,13 @@ class MainWindow(QMainWindow):
         tb = self.addToolBar("View")
         tb.setObjectName("ViewToolBar")
         tb.addActions([self.act_fit, self.act_100, self.act_compare, self.act_show_original])
+        self.addToolBarBreak()
+        tb = self.addToolBar("Restore")
+        tb.setObjectName("RestoreToolBar")
+        r = self.restore
+        for act, short in ((r.act_inpaint, "Inpaint"), (r.act_denoise, "Denoise…"), (r.act_detect, "Detect scratches")):
+            act.setIconText(short)
+            tb.addAction(act)
 
     def _make_status_bar(self) -> None:
         self.pos_label = QLabel()
@@ -569,6 +585,7 @@ class MainWindow(QMainWindow):
                     self.act_grow, self.act_shrink):
             act.setEnabled(has_doc)
         self.act_compare.setEnabled(has_doc and self.view.can_compare())
+        self.restore.update_enabled()
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -580,12 +597,17 @@ class MainWindow(QMainWindow):
 
     errors_to_stderr = False  # headless runs (--screenshot) print instead of opening dialogs
 
-    def show_error(self, title: str, message: str) -> None:
+    def show_error(self, title: str, message: str, details: str = "") -> None:
         log.warning("%s: %s", title, message)
         if self.errors_to_stderr:
             print(f"restorer-gui: {message}", file=sys.stderr)
             return
-        QMessageBox.critical(self, title, message)
+        if not details:
+            QMessageBox.critical(self, title, message)
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(details)
+        box.exec()
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -627,4 +649,5 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         settings_mod.save(self.settings)
+        self.restore.shutdown()
         event.accept()

@@ -34,6 +34,12 @@ def dialogs(monkeypatch):
     d = Dialogs()
     for kind in ("critical", "warning", "question", "information"):
         monkeypatch.setattr(QMessageBox, kind, staticmethod(d._record(kind)))
+
+    def exec_box(box):
+        d.shown.append(("box", box.windowTitle(), box.text(), box.detailedText()))
+        return d.answer
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_box)
     return d
 
 
@@ -47,6 +53,7 @@ def window(qtbot, dialogs):
     yield w
     if w.model is not None:
         w.model.mark_saved()
+    w.close()  # stops and joins the worker threads
 
 
 @pytest.fixture

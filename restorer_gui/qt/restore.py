@@ -1,0 +1,367 @@
+"""The Restore menu: run models on the worker pool and turn results into undoable layers.
+
+Everything sent to a worker is plain data (arrays, model infos); results come back as arrays and
+are applied on the GUI thread, to the document they were computed for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QProgressBar, QToolButton
+
+from restorer_gui.core.document import Document
+from restorer_gui.core.imageio import ImageData
+from restorer_gui.core.layers import Layer, composite
+from restorer_gui.inference import registry
+from restorer_gui.qt.dialogs.denoise import DenoiseDialog
+from restorer_gui.qt.document_model import DocumentModel
+from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
+
+if TYPE_CHECKING:
+    from restorer_gui.qt.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+MODEL_FILTER = "Model weights (*.safetensors *.pth *.pt *.ckpt *.bin);;All files (*)"
+
+
+@dataclass
+class _Pending:
+    job: Job
+    model: DocumentModel | None  # the document the result belongs to (None: not document-bound)
+    apply: Callable[[Any], None]
+
+
+def _snapshot(doc: Document) -> tuple[np.ndarray, list[Layer]]:
+    """What a job needs to rebuild the visible image off the GUI thread (arrays are read-only)."""
+    return doc.original, [dataclasses.replace(layer) for layer in doc.layers]
+
+
+def _visible(original: np.ndarray, layers: list[Layer]) -> np.ndarray:
+    return composite(original, layers) if any(l.visible for l in layers) else original
+
+
+def _load(info: registry.ModelInfo, device: str, precision: str, progress):
+    from restorer_gui.inference import loader
+
+    progress(0.0, f"Loading {info.label}…")
+    return loader.get_model(info, device, precision)
+
+
+class RestoreController(QObject):
+    """Owns the worker pool, the Restore actions and the progress widgets in the status bar."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.pool = WorkerPool(parent=self)
+        self._pending: dict[int, _Pending] = {}
+        self.pool.job_started.connect(self._on_started)
+        self.pool.job_progressed.connect(self._on_progress)
+        self.pool.job_finished.connect(self._on_finished)
+        self.pool.job_failed.connect(self._on_failed)
+        self.pool.job_cancelled.connect(self._on_cancelled)
+        self._make_actions()
+        self._make_status_widgets()
+        self.update_enabled()
+
+    # --- construction --------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        w = self.window
+        self.act_inpaint = w._action("&Inpaint Masked Area", self.inpaint, QKeySequence("Ctrl+Return"),
+                                     tip="Fill the painted damage from its surroundings")
+        self.act_denoise = w._action("&Denoise…", self.denoise_dialog, QKeySequence("Ctrl+Shift+D"),
+                                     tip="Remove noise and grain, on the whole photo or inside the mask")
+        self.act_detect = w._action("Detect &Scratches", self.detect_scratches, QKeySequence("Ctrl+Shift+M"),
+                                    tip="Mark scratches, dust and cracks in the mask (one undo step)")
+        self.act_run_model = w._action("&Run Model…", self.run_model_dialog, tip="Apply any imported model")
+        self.act_import_model = w._action("Import &Model…", self.import_model_dialog,
+                                          tip="Add a model file (.safetensors, .pth) to your models")
+        self.act_cancel = w._action("&Cancel", self.cancel_all, QKeySequence("Esc"))
+        self.act_cancel.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.actions_for_document = [self.act_inpaint, self.act_denoise, self.act_detect, self.act_run_model]
+
+    def _make_status_widgets(self) -> None:
+        bar = self.window.statusBar()
+        self.device_label = QLabel(f"Device: {self.window.settings.device}")
+        self.model_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(180)
+        self.progress_label = QLabel("")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setDefaultAction(self.act_cancel)
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            widget.setVisible(False)
+            bar.addWidget(widget)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.device_label)
+
+    def update_enabled(self) -> None:
+        has_doc = self.window.model is not None
+        for act in self.actions_for_document:
+            act.setEnabled(has_doc)
+        self.act_cancel.setEnabled(self.pool.busy)
+
+    # --- running jobs --------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return self.window.settings.device
+
+    @property
+    def precision(self) -> str:
+        return self.window.settings.precision
+
+    def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None) -> Job:
+        job = Job(title, fn, lane=lane or f"model:{self.device}")
+        self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply)
+        self.pool.submit(job)
+        self._show_progress(0.0, f"{title}: waiting…")
+        self.update_enabled()
+        return job
+
+    def _model_for(self, *tasks: str) -> registry.ModelInfo | None:
+        for task in tasks:
+            info = registry.default_model(task)
+            if info is not None:
+                return info
+        self.window.show_error(
+            "No model", f"There is no {tasks[0]} model yet. Import one with File ▸ Import Model…"
+        )
+        return None
+
+    def inpaint(self) -> Job | None:
+        model = self.window.model
+        if model is None:
+            return None
+        if model.doc.mask.max() == 0:
+            self.window.show_error("Nothing to inpaint", "Paint over the damage first: the mask is empty.")
+            return None
+        info = self._model_for("inpaint")
+        if info is None:
+            return None
+        original, layers = _snapshot(model.doc)
+        mask = model.doc.mask.copy()
+        device, precision = self.device, self.precision
+
+        def fn(progress, cancel):
+            from restorer_gui.inference import pipelines
+
+            net = _load(info, device, precision, progress)
+            return pipelines.inpaint(_visible(original, layers), mask, net, progress=progress, cancel=cancel), str(net.device)
+
+        return self.submit("Inpaint", fn, lambda r: self._add_layer(r, "Inpaint", "inpaint", model=info.id))
+
+    def denoise_dialog(self) -> None:
+        model = self.window.model
+        if model is None:
+            return
+        infos = registry.list_models("denoise") + registry.list_models("restore")
+        if not infos:
+            self.window.show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")
+            return
+        s = self.window.settings
+        dialog = DenoiseDialog([(i.id, i.label) for i in infos], bool(model.doc.mask.max()), s.denoise_sigma,
+                               s.denoise_auto, self.window)
+        if dialog.exec() != DenoiseDialog.DialogCode.Accepted:
+            return
+        options = dialog.options()
+        s.denoise_auto = options.sigma is None
+        if options.sigma is not None:
+            s.denoise_sigma = int(options.sigma)
+        self.denoise(options.sigma, options.inside_mask, options.model_id)
+
+    def denoise(self, sigma: float | None, inside_mask: bool = False, model_id: str | None = None) -> Job | None:
+        model = self.window.model
+        if model is None:
+            return None
+        info = registry.find_model(model_id) if model_id else self._model_for("denoise", "restore")
+        if info is None:
+            return None
+        original, layers = _snapshot(model.doc)
+        mask = model.doc.mask.copy() if inside_mask else None
+        device, precision = self.device, self.precision
+
+        def fn(progress, cancel):
+            from restorer_gui.inference import pipelines
+
+            net = _load(info, device, precision, progress)
+            image = _visible(original, layers)
+            used = sigma if sigma is not None else pipelines.estimate_noise_sigma(image)
+            out = pipelines.denoise(image, net, sigma=used, mask=mask, progress=progress, cancel=cancel)
+            return (out, used), str(net.device)
+
+        def apply(result) -> None:
+            out, used = result
+            label = f"Denoise σ {used:.0f}" if sigma is not None else f"Denoise (auto, σ≈{used:.1f})"
+            if inside_mask:
+                label += " in mask"
+            self._add_layer(out, label, "denoise", sigma=round(float(used), 2), auto=sigma is None,
+                            inside_mask=inside_mask, model=info.id)
+
+        return self.submit("Denoise", fn, apply)
+
+    def detect_scratches(self) -> Job | None:
+        model = self.window.model
+        if model is None:
+            return None
+        info = self._model_for("detect-scratches")
+        if info is None:
+            return None
+        original, layers = _snapshot(model.doc)
+        device, precision = self.device, self.precision
+
+        def fn(progress, cancel):
+            from restorer_gui.inference import pipelines
+
+            net = _load(info, device, precision, progress)
+            return pipelines.detect_scratches(_visible(original, layers), net, progress=progress, cancel=cancel), str(net.device)
+
+        def apply(found: np.ndarray) -> None:
+            merged = np.maximum(model.doc.mask, found)
+            if not model.replace_mask(merged, "Detect scratches"):
+                self.window.statusBar().showMessage("No scratches found.", 5000)
+
+        return self.submit("Detect scratches", fn, apply)
+
+    def run_model_dialog(self) -> None:
+        if self.window.model is None:
+            return
+        infos = registry.list_models()
+        if not infos:
+            self.window.show_error("No model", "Import a model first with File ▸ Import Model…")
+            return
+        labels = [f"{i.label} — {i.task or 'unknown task'} ({i.source})" for i in infos]
+        choice, ok = QInputDialog.getItem(self.window, "Run model", "Model:", labels, 0, False)
+        if ok:
+            self.run_model(infos[labels.index(choice)].id)
+
+    def run_model(self, model_id: str) -> Job | None:
+        model = self.window.model
+        if model is None:
+            return None
+        info = registry.find_model(model_id)
+        original, layers = _snapshot(model.doc)
+        mask = model.doc.mask.copy() if model.doc.mask.max() else None
+        device, precision = self.device, self.precision
+
+        def fn(progress, cancel):
+            from restorer_gui.inference import pipelines
+
+            net = _load(info, device, precision, progress)
+            if net.task == "inpaint" and mask is None:
+                raise UserFacingError(f"{info.label} is an inpainting model: paint over the damage first.")
+            image = _visible(original, layers)
+            out = pipelines.run_model(image, net, mask=mask if net.task == "inpaint" else None, progress=progress, cancel=cancel)
+            return (out, net.task), str(net.device)
+
+        def apply(result) -> None:
+            out, task = result
+            if task == "detect-scratches":
+                model.replace_mask(np.maximum(model.doc.mask, out), f"Detect scratches ({info.label})")
+            elif out.shape[:2] != model.doc.original.shape[:2]:
+                self._open_as_new_photo(out, info.label)
+            else:
+                self._add_layer(out, info.label, task or "run-model", model=info.id)
+
+        return self.submit(f"Run {info.label}", fn, apply)
+
+    def import_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import a model", str(Path.home()), MODEL_FILTER)
+        if path:
+            self.import_model(path)
+
+    def import_model(self, path: str | Path) -> Job:
+        def fn(progress, cancel):
+            progress(0.1, "Checking the model file…")
+            return registry.import_model(path), ""
+
+        def apply(info: registry.ModelInfo) -> None:
+            self.window.statusBar().showMessage(f"Imported {info.label} ({info.task}).", 8000)
+
+        return self.submit("Import model", fn, apply, document_bound=False, lane="io")
+
+    # --- results -------------------------------------------------------------------------
+    def _add_layer(self, pixels: np.ndarray, name: str, operation: str, **params: Any) -> None:
+        model = self.window.model
+        assert model is not None
+        layer = model.doc.make_layer(name, pixels, operation, **params)
+        model.add_layer(layer)
+        self.window.statusBar().showMessage(f"{name}: added as a layer (C compares it with the original).", 8000)
+
+    def _open_as_new_photo(self, pixels: np.ndarray, label: str) -> None:
+        model = self.window.model
+        assert model is not None
+        h, w = pixels.shape[:2]
+        answer = QMessageBox.question(
+            self.window, "A larger picture",
+            f"{label} made a {w}×{h} picture, larger than the photo. Open it as a new photo?",
+        )
+        if answer == QMessageBox.StandardButton.Yes and self.window.maybe_discard_changes():
+            image = model.doc.image
+            self.window.set_document(Document(ImageData(pixels=pixels, icc_profile=image.icc_profile, exif=image.exif)))
+
+    def _on_started(self, job_id: int, title: str) -> None:
+        self._show_progress(0.0, title)
+
+    def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
+        pending = self._pending.get(job_id)
+        if pending is not None:
+            self._show_progress(fraction, f"{pending.job.title}: {message}" if message else pending.job.title)
+
+    def _on_finished(self, job_id: int, payload: object) -> None:
+        pending = self._pending.pop(job_id, None)
+        self._job_done()
+        if pending is None:
+            return
+        result, device = payload if isinstance(payload, tuple) and len(payload) == 2 else (payload, "")
+        if device:
+            self.device_label.setText(f"Device: {device}")
+        if pending.model is not None and pending.model is not self.window.model:
+            self.window.statusBar().showMessage(f"{pending.job.title}: the photo was closed; result dropped.", 8000)
+            return
+        try:
+            pending.apply(result)
+        except ValueError as exc:
+            self.window.show_error(pending.job.title, str(exc))
+
+    def _on_failed(self, job_id: int, message: str, details: str) -> None:
+        pending = self._pending.pop(job_id, None)
+        self._job_done()
+        title = pending.job.title if pending else "Job"
+        self.window.show_error(f"{title} failed", message, details)
+
+    def _on_cancelled(self, job_id: int) -> None:
+        pending = self._pending.pop(job_id, None)
+        self._job_done()
+        if pending is not None:
+            self.window.statusBar().showMessage(f"{pending.job.title}: cancelled.", 5000)
+
+    def _job_done(self) -> None:
+        if not self._pending:
+            for widget in (self.progress_label, self.progress, self.cancel_button):
+                widget.setVisible(False)
+        self.update_enabled()
+
+    def _show_progress(self, fraction: float, text: str) -> None:
+        queued = len(self._pending) - 1
+        self.progress_label.setText(text + (f"  (+{queued} queued)" if queued > 0 else ""))
+        self.progress.setValue(int(round(fraction * 1000)))
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            widget.setVisible(True)
+
+    def cancel_all(self) -> None:
+        self.pool.cancel_all()
+
+    def shutdown(self) -> bool:
+        """Cancel and join every worker (the window is closing)."""
+        return self.pool.shutdown()

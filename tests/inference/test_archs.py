@@ -1,0 +1,80 @@
+"""Our architectures: registry, shapes, task attributes, size multiples, spandrel compatibility."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from restorer_gui.inference import archs
+from restorer_gui.inference.archs.denoise_unet import DenoiseUNet, estimate_sigma
+
+TINY = {
+    "denoise_unet": {"nc": [8, 8, 16, 16], "nb": 2},
+    "inpaint_net": {"nc": [8, 8, 16], "nb": 1},
+    "scratch_unet": {"nc": [8, 16, 16]},
+}
+
+
+def test_registry_lists_our_architectures() -> None:
+    assert {"denoise_unet", "inpaint_net", "scratch_unet"} <= set(archs.names())
+    with pytest.raises(KeyError):
+        archs.build("no_such_arch")
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "multiple"),
+    [("denoise_unet", "denoise", 8), ("inpaint_net", "inpaint", 4), ("scratch_unet", "detect-scratches", 4)],
+)
+def test_attributes_and_shapes(name: str, task: str, multiple: int) -> None:
+    torch.manual_seed(0)
+    m = archs.build(name, **TINY[name]).eval()
+    assert m.task == task and m.size_multiple == multiple and isinstance(m.supports_half, bool)
+    x = torch.rand(2, 3, 3 * multiple * 2, 5 * multiple)
+    with torch.no_grad():
+        if task == "denoise":
+            y = m(x, torch.tensor([0.1, 0.2]))
+            assert y.shape == x.shape
+            assert m(x, None).shape == x.shape
+        elif task == "inpaint":
+            mask = torch.zeros(2, 1, *x.shape[-2:])
+            mask[:, :, 4:10, 5:12] = 1
+            y = m(x, mask)
+            assert y.shape == x.shape
+            assert torch.equal(y * (1 - mask), x * (1 - mask))  # known pixels kept
+            assert 0 <= float(y.min()) and float(y.max()) <= 1
+        else:
+            assert m(x).shape == (2, 1, *x.shape[-2:])
+
+
+def test_denoiser_needs_size_multiple() -> None:
+    m = archs.build("denoise_unet", **TINY["denoise_unet"]).eval()
+    with pytest.raises(RuntimeError), torch.no_grad():
+        m(torch.rand(1, 3, 20, 20), 0.1)
+
+
+def test_default_param_counts() -> None:
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(archs.build("denoise_unet")) == 1_063_920
+    assert count(archs.build("scratch_unet")) < 600_000
+    assert count(archs.build("inpaint_net")) < 6_000_000
+
+
+def test_spandrel_recognises_denoiser_and_matches() -> None:
+    spandrel = pytest.importorskip("spandrel")
+    torch.manual_seed(0)
+    m = DenoiseUNet(nc=[8, 8, 16, 16], nb=2).eval()
+    desc = spandrel.ModelLoader().load_from_state_dict(m.state_dict())
+    assert desc.architecture.id == "DRUNet"
+    x = torch.rand(1, 3, 32, 24)
+    with torch.no_grad():
+        ours = m(x, torch.tensor([15 / 255])).clamp(0, 1)  # spandrel's default level is 15
+        theirs = desc(x)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_sigma_estimate_on_flat_noise() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = 0.5 + 0.1 * torch.randn(2, 3, 64, 64, generator=g)
+    est = estimate_sigma(x)
+    assert est.shape == (2,)
+    assert torch.allclose(est, torch.full((2,), 0.1), rtol=0.1)

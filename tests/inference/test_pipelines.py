@@ -1,0 +1,141 @@
+import numpy as np
+import pytest
+
+from restorer_gui.inference import loader, pipelines
+from restorer_gui.inference.jobs import CancelToken, JobCancelled
+from tests.tiny_models import save_model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    return {
+        task: loader.load_model(save_model(folder, task, task), "cpu")
+        for task in ("denoise", "inpaint", "detect-scratches")
+    }
+
+
+def _photo(h=96, w=80, c=3, dtype=np.uint8, seed=0):
+    top = np.iinfo(dtype).max
+    return np.random.default_rng(seed).integers(0, top, (h, w, c), endpoint=True, dtype=dtype)
+
+
+def test_denoise_keeps_dtype_shape_and_alpha(models):
+    model = models["denoise"]
+    for dtype in (np.uint8, np.uint16):
+        for channels in (1, 2, 3, 4):
+            photo = _photo(50, 40, c=channels, dtype=dtype)
+            out = pipelines.denoise(photo, model, sigma=15, tile=32, overlap=8)
+            assert out.dtype == dtype and out.shape == photo.shape
+            colour = 3 if channels >= 3 else 1
+            assert not np.array_equal(out[..., :colour], photo[..., :colour])
+            assert np.array_equal(out[..., colour:], photo[..., colour:])  # alpha untouched
+    gray2d = _photo(c=1)[..., 0]
+    assert pipelines.denoise(gray2d, model).shape == gray2d.shape
+
+
+def test_sixteen_bit_keeps_its_precision(models):
+    photo = np.full((40, 40, 3), 30000, np.uint16)
+    photo[::2] += 7
+    out = pipelines.denoise(photo, models["denoise"], sigma=5)
+    assert out.dtype == np.uint16
+    assert len(np.unique(out)) > 2 and np.any(out % 257 != 0)  # not 8-bit values scaled up
+
+
+def test_denoise_with_a_mask_changes_only_the_masked_area(models):
+    photo = _photo(120, 100)
+    mask = np.zeros((120, 100), np.uint8)
+    mask[30:60, 20:50] = 255
+    mask[70:80, 60:70] = 128  # soft: half-way blend
+    out = pipelines.denoise(photo, models["denoise"], mask=mask)
+    assert np.array_equal(out[mask == 0], photo[mask == 0])
+    assert not np.array_equal(out[mask == 255], photo[mask == 255])
+    full = pipelines.denoise(photo, models["denoise"])
+    assert np.abs(out[mask == 255].astype(int) - full[mask == 255].astype(int)).max() <= 1
+
+
+def test_inpaint_leaves_every_pixel_outside_the_mask_bit_identical(models):
+    for dtype, channels in ((np.uint8, 3), (np.uint16, 4), (np.uint8, 1)):
+        photo = _photo(200, 180, channels, dtype)
+        mask = np.zeros((200, 180), np.uint8)
+        mask[10:14, 10:90] = 255  # a scratch
+        mask[150:190, 150:170] = 255  # a stain far away
+        mask[20:23, 100:103] = 90  # soft speck, merges with the scratch's box
+        out = pipelines.inpaint(photo, mask, models["inpaint"])
+        assert out.dtype == dtype and out.shape == photo.shape
+        assert np.array_equal(out[mask == 0], photo[mask == 0])
+        assert not np.array_equal(out[mask == 255], photo[mask == 255])
+        if channels == 4:
+            assert np.array_equal(out[..., 3], photo[..., 3])
+
+
+def test_inpaint_regions_are_merged_and_large_ones_run_at_reduced_scale(models):
+    hole = np.zeros((300, 300), bool)
+    hole[10:20, 10:20] = True
+    hole[10:20, 40:50] = True  # close: context boxes overlap → merged
+    hole[250:260, 250:260] = True
+    boxes = pipelines.mask_regions(hole, min_context=16, context_ratio=0.5)
+    assert len(boxes) == 2
+    assert all(
+        not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]) for a in boxes for b in boxes if a != b
+    )
+
+    model = models["inpaint"]
+    sizes = []
+    original = model.forward
+
+    def spy(x, sigma, mask):
+        sizes.append(tuple(x.shape[-2:]))
+        return original(x, sigma, mask)
+
+    model.forward = spy
+    try:
+        photo = _photo(240, 240)
+        mask = np.zeros((240, 240), np.uint8)
+        mask[20:220, 30:200] = 255
+        out = pipelines.inpaint(photo, mask, model, max_side=32)  # 240 px → 1/7.5 scale
+    finally:
+        model.forward = original
+    assert max(max(s) for s in sizes) <= 32 and all(s[0] % 4 == 0 and s[1] % 4 == 0 for s in sizes)
+    assert np.array_equal(out[mask == 0], photo[mask == 0])
+
+
+def test_detect_scratches_returns_a_binary_mask(models):
+    photo = _photo(64, 50)
+    mask = pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.5)
+    assert mask.shape == (64, 50) and mask.dtype == np.uint8
+    assert set(np.unique(mask)) <= {0, 255}
+    assert pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.0).min() == 255
+
+
+def test_progress_and_cancel_in_pipelines(models):
+    seen = []
+    pipelines.denoise(_photo(100, 100), models["denoise"], tile=40, progress=lambda f, m: seen.append(f))
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        pipelines.denoise(_photo(), models["denoise"], cancel=token)
+    with pytest.raises(JobCancelled):
+        pipelines.inpaint(_photo(), np.full((96, 80), 255, np.uint8), models["inpaint"], cancel=token)
+
+
+def test_wrong_inputs_are_reported(models):
+    with pytest.raises(pipelines.PipelineError, match="inpaint model"):
+        pipelines.denoise(_photo(), models["inpaint"])
+    with pytest.raises(pipelines.PipelineError, match="the mask is"):
+        pipelines.inpaint(_photo(), np.zeros((5, 5), np.uint8), models["inpaint"])
+    with pytest.raises(pipelines.PipelineError, match="uint8 or uint16"):
+        pipelines.denoise(_photo().astype(np.float32), models["denoise"])
+    with pytest.raises(pipelines.PipelineError, match="needs a mask"):
+        pipelines.run_model(_photo(), models["inpaint"])
+
+
+def test_noise_estimate_is_close_to_the_truth():
+    rng = np.random.default_rng(3)
+    clean = np.full((300, 300, 3), 128.0)
+    noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+    assert abs(pipelines.estimate_noise_sigma(noisy) - 20) < 2
+    assert pipelines.estimate_noise_sigma(clean.astype(np.uint8)) < 0.5
+    noisy16 = noisy.astype(np.uint16) * 257
+    assert abs(pipelines.estimate_noise_sigma(noisy16) - 20) < 2

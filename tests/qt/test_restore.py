@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from restorer_gui import paths
+from restorer_gui.qt.dialogs.denoise import DenoiseDialog
+
+from .conftest import solid
+from .tiny_models import install_all
+
+
+@pytest.fixture
+def models(isolated_home):
+    install_all()
+
+
+def test_denoise_adds_a_layer_that_undo_removes(window, open_doc, qtbot, models):
+    model = open_doc(solid(64, 48, (100, 100, 100)))
+    window.settings.device = "cpu"
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.denoise(25.0)
+    layer = model.doc.layers[-1]
+    assert layer.operation == "denoise" and layer.params["sigma"] == 25.0 and layer.params["model"] == "tiny-denoise"
+    expected = round((100 / 255 * 0.5 + 0.25) * 255)
+    assert np.abs(layer.pixels.astype(int) - expected).max() <= 1
+    assert window.view.can_compare() and window.act_compare.isEnabled()
+    assert "Device: cpu" in window.restore.device_label.text()
+    assert not window.restore.progress.isVisible()
+    window.act_undo.trigger()
+    assert model.doc.layers == []
+
+
+def test_denoise_16_bit_inside_the_mask_only(window, open_doc, qtbot, models):
+    model = open_doc(solid(40, 30, (20000, 20000, 20000), np.uint16))
+    model.doc.mask[10:20, 10:20] = 255
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.denoise(None, inside_mask=True)
+    out = model.doc.layers[-1].pixels
+    assert out.dtype == np.uint16
+    assert (out[0:5, 0:5] == 20000).all()
+    assert abs(int(out[15, 15, 0]) - round((20000 / 65535 * 0.5 + 0.25) * 65535)) <= 2
+    assert model.doc.layers[-1].params["auto"] is True
+
+
+def test_inpaint_changes_only_the_masked_pixels(window, open_doc, qtbot, models):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    model = open_doc(pixels)
+    model.doc.mask[20:30, 30:40] = 255
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.act_inpaint.trigger()
+    out = model.doc.layers[-1].pixels
+    outside = model.doc.mask == 0
+    np.testing.assert_array_equal(out[outside], pixels[outside])
+    assert np.abs(out[22:28, 32:38].astype(int) - 128).max() <= 1
+
+
+def test_inpaint_with_an_empty_mask_explains(window, open_doc, dialogs, models):
+    open_doc(solid(20, 20, (0, 0, 0)))
+    assert window.restore.inpaint() is None
+    assert "mask is empty" in dialogs.shown[-1][2]
+
+
+def test_detect_scratches_fills_the_mask_in_one_step(window, open_doc, qtbot, models):
+    pixels = solid(60, 40, (30, 30, 30))
+    pixels[:, 25:27] = 255
+    model = open_doc(pixels)
+    with qtbot.waitSignal(model.mask_changed, timeout=30_000):
+        window.restore.act_detect.trigger()
+    assert (model.doc.mask[:, 25:27] == 255).all() and model.doc.mask[:, :20].max() == 0
+    assert model.undo_stack.count() == 1 and model.undo_stack.undoText() == "Detect scratches"
+    window.act_undo.trigger()
+    assert model.doc.mask.max() == 0
+
+
+def test_cancel_drops_the_result(window, open_doc, qtbot, models):
+    model = open_doc(solid(64, 64, (1, 2, 3)))
+    with qtbot.waitSignal(window.restore.pool.job_cancelled, timeout=30_000):
+        window.restore.denoise(10.0)
+        window.restore.act_cancel.trigger()
+    assert model.doc.layers == []
+    assert not window.restore.act_cancel.isEnabled()
+
+
+def test_a_broken_model_file_shows_an_error_and_the_app_goes_on(window, open_doc, qtbot, dialogs, models):
+    (paths.user_models_dir() / "tiny-denoise.safetensors").write_bytes(b"\x00" * 20)
+    model = open_doc(solid(16, 16, (1, 2, 3)))
+    with qtbot.waitSignal(window.restore.pool.job_failed, timeout=30_000):
+        window.restore.denoise(10.0)
+    kind, title, text, *_ = dialogs.shown[-1]
+    assert "failed" in title and "tiny-denoise" in text and "Traceback" not in text
+    assert model.doc.layers == []
+    model.replace_mask(np.full_like(model.doc.mask, 255), "Fill")
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):  # other models still work
+        window.restore.act_inpaint.trigger()
+
+
+def test_no_model_for_a_task_is_explained(window, open_doc, dialogs):
+    open_doc(solid(16, 16, (1, 2, 3)))
+    assert window.restore.detect_scratches() is None
+    assert "Import Model" in dialogs.shown[-1][2]
+
+
+def test_import_model_from_the_file_menu(window, qtbot, models, tmp_path):
+    src = paths.user_models_dir() / "tiny-denoise.safetensors"
+    copy = tmp_path / "my-denoiser.safetensors"
+    copy.write_bytes(src.read_bytes())
+    (paths.user_models_dir() / "tiny-denoise.json").unlink()
+    src.unlink()
+    with qtbot.waitSignal(window.restore.pool.job_failed, timeout=30_000) as blocker:
+        window.restore.import_model(copy)  # no card and no known architecture: refused with a reason
+    assert "recognise" in blocker.args[1]
+
+
+def test_closing_the_window_joins_the_workers(qtbot, dialogs, models):
+    from restorer_gui import settings
+    from restorer_gui.qt.main_window import MainWindow
+
+    w = MainWindow(settings.Settings())
+    qtbot.addWidget(w)
+    from restorer_gui.core.document import Document
+    from restorer_gui.core.imageio import ImageData
+
+    w.set_document(Document(ImageData(pixels=solid(32, 32, (5, 5, 5)))))
+    w.restore.denoise(5.0)
+    w.model.mark_saved()
+    w.close()
+    threads = [t for lane in w.restore.pool._lanes.values() for t in lane]
+    assert all(not t.isRunning() for t in threads)
+
+
+def test_denoise_dialog_options(qtbot):
+    dialog = DenoiseDialog([("a", "Model A"), ("b", "Model B")], has_mask=False, sigma=20)
+    qtbot.addWidget(dialog)
+    assert dialog.options().sigma == 20.0 and not dialog.in_mask.isEnabled()
+    dialog.slider.setValue(35)
+    dialog.model.setCurrentIndex(1)
+    assert dialog.options().sigma == 35.0 and dialog.options().model_id == "b"
+    dialog.auto.setChecked(True)
+    assert dialog.options().sigma is None and not dialog.slider.isEnabled()
