@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QImage, QPixmap
 
 
 def to_display_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -13,13 +13,24 @@ def to_display_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
+_FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}
+
+
+def _wrap(data: np.ndarray) -> QImage:
+    """A QImage viewing `data` (no copy): only valid while `data` is alive and unchanged."""
+    h, w, c = data.shape
+    return QImage(data.data, w, h, w * c, _FORMATS[c])
+
+
 def array_to_qimage(pixels: np.ndarray) -> QImage:
     """A QImage that owns a copy of the (8-bit display version of the) pixels."""
+    return _wrap(to_display_rgb(pixels)).copy()
+
+
+def array_to_pixmap(pixels: np.ndarray) -> QPixmap:
+    """A pixmap of the pixels for the screen, made with a single copy."""
     data = to_display_rgb(pixels)
-    h, w, c = data.shape
-    fmt = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}[c]
-    image = QImage(data.data, w, h, w * c, fmt)
-    return image.copy()  # detach from the numpy buffer
+    return QPixmap.fromImage(_wrap(data))
 
 
 class MaskOverlay:

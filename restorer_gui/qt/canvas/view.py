@@ -30,7 +30,7 @@ from restorer_gui.core import mask_ops
 from restorer_gui.qt.canvas.items import BrushOutlineItem, MaskItem, SplitPixmapItem
 from restorer_gui.qt.commands import MaskPatchEdit
 from restorer_gui.qt.document_model import DocumentModel
-from restorer_gui.qt.imaging import MaskOverlay, array_to_qimage
+from restorer_gui.qt.imaging import MaskOverlay, array_to_pixmap
 from restorer_gui.qt.tools import Tool, ToolSettings
 
 MAX_ZOOM = 32.0  # 3200 %
@@ -112,7 +112,7 @@ class CanvasView(QGraphicsView):
             self.scene().setSceneRect(QRectF())
             return
         doc = model.doc
-        base = QPixmap.fromImage(array_to_qimage(doc.original))
+        base = array_to_pixmap(doc.original)
         self._base_item = self._add_pixmap(base, 0)
         self._split_item = SplitPixmapItem(base)
         self._split_item.setZValue(Z_SPLIT)
@@ -148,7 +148,7 @@ class CanvasView(QGraphicsView):
         for i, layer in enumerate(layers):
             item = self._layer_items.get(layer.uid)
             if item is None:
-                item = self._add_pixmap(QPixmap.fromImage(array_to_qimage(layer.pixels)), Z_LAYERS + i)
+                item = self._add_pixmap(array_to_pixmap(layer.pixels), Z_LAYERS + i)
                 self._layer_items[layer.uid] = item
             item.setZValue(Z_LAYERS + i)
         if self.compare and self._compare_layer_uid() is None:
