@@ -9,6 +9,7 @@ the chosen device and precision, and are cached: switching models frees the prev
 from __future__ import annotations
 
 import gc
+import weakref
 import os
 import threading
 from collections.abc import Callable
@@ -353,8 +354,10 @@ class ModelCache:
         key = next(iter(self._items))
         old = self._items.pop(key)
         dev = old.device
+        alive = weakref.ref(old.module)
         del old
-        gc.collect()
+        if alive() is not None:  # a reference cycle: a full collection (it holds the GIL a while)
+            gc.collect()
         devices.empty_cache(dev)
 
     def clear(self) -> None:
