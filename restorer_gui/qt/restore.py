@@ -39,6 +39,7 @@ class _Pending:
     job: Job
     model: DocumentModel | None  # the document the result belongs to (None: not document-bound)
     apply: Callable[[Any], None]
+    model_label: str = ""
 
 
 def _snapshot(doc: Document) -> tuple[np.ndarray, list[Layer]]:
@@ -121,9 +122,10 @@ class RestoreController(QObject):
     def precision(self) -> str:
         return self.window.settings.precision
 
-    def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None) -> Job:
+    def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None,
+               model_label: str = "") -> Job:
         job = Job(title, fn, lane=lane or f"model:{self.device}")
-        self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply)
+        self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply, model_label)
         self.pool.submit(job)
         self._show_progress(0.0, f"{title}: waiting…")
         self.update_enabled()
@@ -159,7 +161,8 @@ class RestoreController(QObject):
             net = _load(info, device, precision, progress)
             return pipelines.inpaint(_visible(original, layers), mask, net, progress=progress, cancel=cancel), str(net.device)
 
-        return self.submit("Inpaint", fn, lambda r: self._add_layer(r, "Inpaint", "inpaint", model=info.id))
+        return self.submit("Inpaint", fn, lambda r: self._add_layer(r, "Inpaint", "inpaint", model=info.id),
+                           model_label=info.label)
 
     def denoise_dialog(self) -> None:
         model = self.window.model
@@ -208,7 +211,7 @@ class RestoreController(QObject):
             self._add_layer(out, label, "denoise", sigma=round(float(used), 2), auto=sigma is None,
                             inside_mask=inside_mask, model=info.id)
 
-        return self.submit("Denoise", fn, apply)
+        return self.submit("Denoise", fn, apply, model_label=info.label)
 
     def detect_scratches(self) -> Job | None:
         model = self.window.model
@@ -231,7 +234,7 @@ class RestoreController(QObject):
             if not model.replace_mask(merged, "Detect scratches"):
                 self.window.statusBar().showMessage("No scratches found.", 5000)
 
-        return self.submit("Detect scratches", fn, apply)
+        return self.submit("Detect scratches", fn, apply, model_label=info.label)
 
     def run_model_dialog(self) -> None:
         if self.window.model is None:
@@ -273,7 +276,7 @@ class RestoreController(QObject):
             else:
                 self._add_layer(out, info.label, task or "run-model", model=info.id)
 
-        return self.submit(f"Run {info.label}", fn, apply)
+        return self.submit(f"Run {info.label}", fn, apply, model_label=info.label)
 
     def import_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Import a model", str(Path.home()), MODEL_FILTER)
@@ -312,6 +315,9 @@ class RestoreController(QObject):
 
     def _on_started(self, job_id: int, title: str) -> None:
         self._show_progress(0.0, title)
+        pending = self._pending.get(job_id)
+        if pending is not None and pending.model_label:
+            self.model_label.setText(f"Model: {pending.model_label}")
 
     def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
         pending = self._pending.get(job_id)

@@ -25,6 +25,7 @@ def test_denoise_adds_a_layer_that_undo_removes(window, open_doc, qtbot, models)
     assert np.abs(layer.pixels.astype(int) - expected).max() <= 1
     assert window.view.can_compare() and window.act_compare.isEnabled()
     assert "Device: cpu" in window.restore.device_label.text()
+    assert window.restore.model_label.text() == "Model: tiny-denoise"
     assert not window.restore.progress.isVisible()
     window.act_undo.trigger()
     assert model.doc.layers == []
