@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -49,7 +48,9 @@ def _screenshot(app, window, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from restorer_gui.logs import setup_logging
+
+    setup_logging()
     if args.screenshot and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QTimer
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from restorer_gui import paths
+    from restorer_gui.qt.crash import CrashReporter
     from restorer_gui.qt.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -66,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
+    crashes = CrashReporter(window)
+    crashes.install()
     if args.screenshot:
         window.errors_to_stderr = True
+        crashes.show_dialogs = False
     window.show()
     ok = True
     if args.image:
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         return code if ok else 1
     QTimer.singleShot(0, lambda: _report_startup(window))
+    if not args.image:
+        QTimer.singleShot(0, window.offer_recovery)
     return app.exec()
 
 

@@ -35,8 +35,17 @@ def data_dir() -> Path:
     return _base("data")
 
 
+_models_override: Path | None = None
+
+
+def set_user_models_dir(folder: str | Path | None) -> None:
+    """Use another folder for user models (Preferences); None or "" restores the default."""
+    global _models_override
+    _models_override = Path(folder).expanduser() if folder else None
+
+
 def user_models_dir() -> Path:
-    return data_dir() / "models"
+    return _models_override if _models_override is not None else data_dir() / "models"
 
 
 def cache_dir() -> Path:
@@ -52,18 +61,25 @@ def autosave_dir() -> Path:
 
 
 def resources_dir() -> Path:
-    """Shipped resources: the checkout's top-level folder, or the copy installed with the package."""
-    for candidate in (_PROJECT_ROOT / "resources", Path(__file__).resolve().parent / "_resources"):
-        if candidate.is_dir():
-            return candidate
-    return _PROJECT_ROOT / "resources"
+    """Shipped resources: the copy installed with the package, or the checkout's top-level folder."""
+    return _shipped("resources")
 
 
 def builtin_models_dir() -> Path:
-    for candidate in (_PROJECT_ROOT / "models", Path(__file__).resolve().parent / "_models"):
-        if candidate.is_dir():
-            return candidate
-    return _PROJECT_ROOT / "models"
+    """Shipped models: the copy installed with the package, or the checkout's top-level folder."""
+    return _shipped("models")
+
+
+def _shipped(name: str) -> Path:
+    """``restorer_gui/_<name>`` when installed (wheel, bundle), else the checkout's top-level folder.
+
+    An installed package's parent is site-packages, where an unrelated ``models`` or ``resources``
+    folder may exist, so the checkout's folders are used only beside its pyproject.toml.
+    """
+    packaged = Path(__file__).resolve().parent / f"_{name}"
+    if packaged.is_dir() or not (_PROJECT_ROOT / "pyproject.toml").is_file():
+        return packaged
+    return _PROJECT_ROOT / name
 
 
 def sample_photo() -> Path:

@@ -28,6 +28,12 @@ class Settings:
     precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
     denoise_sigma: int = 15
     denoise_auto: bool = False
+    tile_size: int = 0  # 0 = chosen from free memory
+    default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
+    autosave_minutes: int = 3  # 0 = off
+    models_dir: str = ""  # "" = the data folder's models/
+    window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState() (tool bars and panels)
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).resolve())

@@ -26,6 +26,7 @@ class Document:
         self.layers: list[Layer] = []
         self.path: Path | None = image.path
         self.saved_path: Path | None = None
+        self.project_path: Path | None = None
 
     @property
     def original(self) -> np.ndarray:

@@ -42,6 +42,7 @@ class DocumentModel(QObject):
         self.selected_uid: int | None = None
         self.dropped_steps = 0
         self._merge_serial = 0
+        self.recovered = False  # opened from an autosave: unsaved until the user saves
 
     # --- primitive changes (used by edits; they notify but do not record) -------------------
     def write_mask_patch(self, rect: Rect, values: np.ndarray) -> None:
@@ -134,9 +135,10 @@ class DocumentModel(QObject):
 
     @property
     def modified(self) -> bool:
-        return not self.undo_stack.isClean()
+        return self.recovered or not self.undo_stack.isClean()
 
     def mark_saved(self) -> None:
+        self.recovered = False
         self.undo_stack.setClean()
 
     # --- bounded undo memory ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,12 +39,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer_gui import __version__, paths
+from restorer_gui import paths
 from restorer_gui import settings as settings_mod
 from restorer_gui.core import imageio, mask_ops
 from restorer_gui.core.document import Document
 from restorer_gui.core.errors import ImageError
+from restorer_gui.core.project import PROJECT_SUFFIX, ProjectError, ProjectSnapshot, load_project, save_project
+from restorer_gui.qt.autosave import Autosave
 from restorer_gui.qt.canvas.view import CanvasView
+from restorer_gui.qt.dialogs.about import AboutDialog
+from restorer_gui.qt.dialogs.preferences import PreferencesDialog
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.layers_panel import LayersPanel
 from restorer_gui.qt.restore import RestoreController
@@ -62,7 +67,9 @@ def busy_cursor():
     finally:
         QApplication.restoreOverrideCursor()
 
-OPEN_FILTER = "Images ({});;All files (*)".format(" ".join("*" + s for s in imageio.OPEN_FILTER_SUFFIXES))
+OPEN_FILTER = "Photos and projects ({} *{});;All files (*)".format(
+    " ".join("*" + s for s in imageio.OPEN_FILTER_SUFFIXES), PROJECT_SUFFIX)
+PROJECT_FILTER = f"restorer-gui project (*{PROJECT_SUFFIX})"
 SAVE_FILTERS = {
     "PNG image (*.png)": ".png",
     "TIFF image, keeps 16 bits (*.tif *.tiff)": ".tif",
@@ -90,6 +97,7 @@ class MainWindow(QMainWindow):
         self._make_docks()
         self._make_actions()
         self.restore = RestoreController(self)
+        self.autosave = Autosave(self)
         self._make_menus()
         self._make_toolbars()
         self._make_status_bar()
@@ -98,6 +106,8 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self.welcome.set_recent(self.settings.recent_files)
         QApplication.instance().installEventFilter(self)
+        self._restore_layout()
+        paths.set_user_models_dir(self.settings.models_dir or None)
 
     # --- construction --------------------------------------------------------------------
     def _make_docks(self) -> None:
@@ -178,6 +188,11 @@ class MainWindow(QMainWindow):
                            (self.act_show_original, "Original"), (self.act_overlay_color, "Colour…")):
             act.setIconText(short)
         self.act_swap = a("Swap Brush/Eraser", self._swap_brush, QKeySequence("X"))
+        self.act_open_project = a("Open &Project…", self.open_project_dialog, QKeySequence("Ctrl+Shift+O"))
+        self.act_save_project = a("Save Pro&ject", self.save_project, QKeySequence("Ctrl+Alt+S"),
+                                  tip="Save the photo, the mask and every layer in one file")
+        self.act_save_project_as = a("Save Project As…", self.save_project_as)
+        self.act_preferences = a("&Preferences…", self.preferences_dialog, S.Preferences)
         self.act_sample = a("Open &Sample Photo", self.open_sample)
         self.act_about = a("&About restorer-gui", self._about)
 
@@ -189,11 +204,15 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([self.act_save, self.act_save_as])
         m.addSeparator()
+        m.addActions([self.act_open_project, self.act_save_project, self.act_save_project_as])
+        m.addSeparator()
         m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask, self.restore.act_import_model])
         m.addSeparator()
         m.addActions([self.act_close, self.act_quit])
         m = bar.addMenu("&Edit")
         m.addActions([self.act_undo, self.act_redo])
+        m.addSeparator()
+        m.addAction(self.act_preferences)
         m = bar.addMenu("&View")
         m.addActions([self.act_fit, self.act_100, self.act_zoom_in, self.act_zoom_out])
         m.addSeparator()
@@ -291,7 +310,9 @@ class MainWindow(QMainWindow):
         self.open_path(str(paths.sample_photo()))
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a photo; on failure show why and keep the current document."""
+        """Open a photo or a project; on failure show why and keep the current document."""
+        if Path(path).suffix.lower() == PROJECT_SUFFIX:
+            return self.open_project(path)
         if not self.maybe_discard_changes():
             return False
         try:
@@ -328,6 +349,8 @@ class MainWindow(QMainWindow):
             self.model.selection_changed.connect(self._update_enabled)
             self.view.setFocus()
             self.view.fit()
+        self.autosave.discard()
+        self.autosave.watch(self.model)
         self._update_title()
         self._update_enabled()
 
@@ -369,7 +392,9 @@ class MainWindow(QMainWindow):
             return doc.saved_path
         suffix = doc.path.suffix.lower()
         if suffix not in imageio.SUPPORTED_SAVE_SUFFIXES or (suffix in (".jpg", ".jpeg") and doc.bit_depth == 16):
-            suffix = ".tif" if doc.bit_depth == 16 else ".png"
+            suffix = "." + self.settings.default_save_format
+            if doc.bit_depth == 16 and suffix == ".jpg":
+                suffix = ".tif"  # JPEG would drop the 16 bits
         return doc.path.with_name(f"{doc.path.stem}-restored{suffix}")
 
     def save(self) -> bool:
@@ -432,6 +457,7 @@ class MainWindow(QMainWindow):
             return False
         doc.saved_path = target
         self.model.mark_saved()
+        self.autosave.discard()
         note = " (JPEG keeps 8 bits)" if target.suffix.lower() in (".jpg", ".jpeg") and doc.bit_depth == 16 else ""
         self.statusBar().showMessage(f"Saved {target}{note}", 5000)
         self._update_title()
@@ -579,7 +605,7 @@ class MainWindow(QMainWindow):
 
     def _update_enabled(self, *_args) -> None:
         has_doc = self.model is not None
-        for act in (self.act_save, self.act_save_as, self.act_import_layer, self.act_import_mask, self.act_export_mask,
+        for act in (self.act_save, self.act_save_as, self.act_save_project, self.act_save_project_as, self.act_import_layer, self.act_import_mask, self.act_export_mask,
                     self.act_close, self.act_fit, self.act_100, self.act_zoom_in, self.act_zoom_out,
                     self.act_show_original, self.act_show_mask, self.act_fill, self.act_clear, self.act_invert,
                     self.act_grow, self.act_shrink):
@@ -609,13 +635,134 @@ class MainWindow(QMainWindow):
         box.setDetailedText(details)
         box.exec()
 
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About restorer-gui",
-            f"<b>restorer-gui {__version__}</b><p>Restore scanned old photos: paint over damage, "
-            "denoise, compare every result with the original.</p>",
+    # --- projects, autosave and recovery -------------------------------------------------
+    def open_project_dialog(self) -> None:
+        start = self.settings.last_open_dir or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a project", start, PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        if not self.maybe_discard_changes():
+            return False
+        try:
+            with busy_cursor():
+                doc, selected = load_project(path, self.settings.max_image_pixels)
+        except ProjectError as exc:
+            self.show_error("Cannot open the project", str(exc))
+            return False
+        self._show_document(doc, selected)
+        self.settings.add_recent(path)
+        settings_mod.save(self.settings)
+        self._rebuild_recent_menu()
+        self.welcome.set_recent(self.settings.recent_files)
+        return True
+
+    def _show_document(self, doc: Document, selected: int | None) -> None:
+        self.set_document(doc)
+        if self.model is not None and selected is not None and 0 <= selected < len(doc.layers):
+            self.model.select_layer(doc.layers[selected].uid)
+
+    def save_project(self) -> bool:
+        if self.model is None:
+            return False
+        if self.model.doc.project_path is None:
+            return self.save_project_as()
+        return self.save_project_to(self.model.doc.project_path)
+
+    def save_project_as(self) -> bool:
+        if self.model is None:
+            return False
+        doc = self.model.doc
+        base = doc.path.with_suffix(PROJECT_SUFFIX) if doc.path else Path.home() / f"restoration{PROJECT_SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the project", str(doc.project_path or base), PROJECT_FILTER)
+        if not path:
+            return False
+        target = Path(path)
+        if target.suffix.lower() != PROJECT_SUFFIX:
+            target = target.with_name(target.name + PROJECT_SUFFIX)
+        return self.save_project_to(target)
+
+    def save_project_to(self, target: Path | str) -> bool:
+        if self.model is None:
+            return False
+        target = Path(target)
+        if self._is_original(target):
+            self.show_error("Cannot save the project", "That file is the original photo; choose another name.")
+            return False
+        try:
+            with busy_cursor():
+                save_project(target, ProjectSnapshot.of(self.model.doc, self.model.selected_uid))
+        except ProjectError as exc:
+            self.show_error("Cannot save the project", str(exc))
+            return False
+        self.model.doc.project_path = target
+        self.model.mark_saved()
+        self.autosave.discard()
+        self.statusBar().showMessage(f"Project saved to {target}", 5000)
+        self._update_title()
+        return True
+
+    def offer_recovery(self) -> bool:
+        """After a crash, offer the work an earlier session autosaved; True when recovered."""
+        orphans = self.autosave.orphans()
+        if not orphans:
+            return False
+        project, info = orphans[0]
+        when = info.get("time")
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if isinstance(when, (int, float)) else "earlier"
+        answer = QMessageBox.question(
+            self, "Recover your work?",
+            f"restorer-gui did not close normally. Recover “{info.get('title', 'the photo')}” as autosaved {stamp}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
         )
+        if answer != QMessageBox.StandardButton.Yes:
+            for old, _ in orphans:
+                self.autosave.remove(old)
+            return False
+        try:
+            doc, selected = self.autosave.recover(project)
+        except ProjectError as exc:
+            self.show_error("Cannot recover the work", str(exc))
+            return False
+        self._show_document(doc, selected)
+        assert self.model is not None
+        self.model.recovered = True
+        self._update_title()
+        for old, _ in orphans:
+            self.autosave.remove(old)
+        self.statusBar().showMessage("Recovered. Save the photo or the project to keep it.", 10_000)
+        return True
+
+    # --- preferences, about, layout ------------------------------------------------------
+    def preferences_dialog(self) -> None:
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec() == PreferencesDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: settings_mod.Settings) -> None:
+        self.settings = new
+        paths.set_user_models_dir(new.models_dir or None)
+        self.autosave.set_interval(new.autosave_minutes)
+        self.view.set_brush_size(new.brush_size)
+        self.hardness_spin.setValue(new.brush_hardness)
+        self.overlay_slider.setValue(round(new.overlay_opacity * 100))
+        self.view.set_overlay_style(QColor(new.overlay_color), new.overlay_opacity)
+        if self.model is not None:
+            self.model.undo_budget = new.undo_budget_mb * 1024 * 1024
+        self.restore.device_label.setText(f"Device: {new.device}")
+        settings_mod.save(new)
+
+    def _about(self) -> None:
+        AboutDialog(self.restore.device_label.text(), self).exec()
+
+    def _restore_layout(self) -> None:
+        from PySide6.QtCore import QByteArray
+
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
+        if self.settings.window_state:
+            self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode("ascii")))
 
     # --- hold a key to peek at the original --------------------------------------------
     PEEK_KEY = Qt.Key.Key_Backslash
@@ -648,6 +795,9 @@ class MainWindow(QMainWindow):
         if not self.maybe_discard_changes():
             event.ignore()
             return
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        self.settings.window_state = bytes(self.saveState().toBase64()).decode("ascii")
         settings_mod.save(self.settings)
         self.restore.shutdown()
+        self.autosave.discard()
         event.accept()

@@ -40,6 +40,7 @@ class _Pending:
     model: DocumentModel | None  # the document the result belongs to (None: not document-bound)
     apply: Callable[[Any], None]
     model_label: str = ""
+    quiet: bool = False  # background work (autosave): no progress display, not cancelled by Cancel
 
 
 def _snapshot(doc: Document) -> tuple[np.ndarray, list[Layer]]:
@@ -111,7 +112,7 @@ class RestoreController(QObject):
         has_doc = self.window.model is not None
         for act in self.actions_for_document:
             act.setEnabled(has_doc)
-        self.act_cancel.setEnabled(self.pool.busy)
+        self.act_cancel.setEnabled(bool(self._visible_jobs()))
 
     # --- running jobs --------------------------------------------------------------------
     @property
@@ -122,14 +123,22 @@ class RestoreController(QObject):
     def precision(self) -> str:
         return self.window.settings.precision
 
+    @property
+    def tile(self) -> int | None:
+        return self.window.settings.tile_size or None
+
     def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None,
-               model_label: str = "") -> Job:
+               model_label: str = "", quiet: bool = False) -> Job:
         job = Job(title, fn, lane=lane or f"model:{self.device}")
-        self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply, model_label)
+        self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply, model_label, quiet)
         self.pool.submit(job)
-        self._show_progress(0.0, f"{title}: waiting…")
+        if not quiet:
+            self._show_progress(0.0, f"{title}: waiting…")
         self.update_enabled()
         return job
+
+    def _visible_jobs(self) -> list[_Pending]:
+        return [p for p in self._pending.values() if not p.quiet]
 
     def _model_for(self, *tasks: str) -> registry.ModelInfo | None:
         for task in tasks:
@@ -192,7 +201,7 @@ class RestoreController(QObject):
             return None
         original, layers = _snapshot(model.doc)
         mask = model.doc.mask.copy() if inside_mask else None
-        device, precision = self.device, self.precision
+        device, precision, tile = self.device, self.precision, self.tile
 
         def fn(progress, cancel):
             from restorer_gui.inference import pipelines
@@ -200,7 +209,7 @@ class RestoreController(QObject):
             net = _load(info, device, precision, progress)
             image = _visible(original, layers)
             used = sigma if sigma is not None else pipelines.estimate_noise_sigma(image)
-            out = pipelines.denoise(image, net, sigma=used, mask=mask, progress=progress, cancel=cancel)
+            out = pipelines.denoise(image, net, sigma=used, mask=mask, tile=tile, progress=progress, cancel=cancel)
             return (out, used), str(net.device)
 
         def apply(result) -> None:
@@ -221,13 +230,14 @@ class RestoreController(QObject):
         if info is None:
             return None
         original, layers = _snapshot(model.doc)
-        device, precision = self.device, self.precision
+        device, precision, tile = self.device, self.precision, self.tile
 
         def fn(progress, cancel):
             from restorer_gui.inference import pipelines
 
             net = _load(info, device, precision, progress)
-            return pipelines.detect_scratches(_visible(original, layers), net, progress=progress, cancel=cancel), str(net.device)
+            found = pipelines.detect_scratches(_visible(original, layers), net, tile=tile, progress=progress, cancel=cancel)
+            return found, str(net.device)
 
         def apply(found: np.ndarray) -> None:
             merged = np.maximum(model.doc.mask, found)
@@ -255,7 +265,7 @@ class RestoreController(QObject):
         info = registry.find_model(model_id)
         original, layers = _snapshot(model.doc)
         mask = model.doc.mask.copy() if model.doc.mask.max() else None
-        device, precision = self.device, self.precision
+        device, precision, tile = self.device, self.precision, self.tile
 
         def fn(progress, cancel):
             from restorer_gui.inference import pipelines
@@ -264,7 +274,8 @@ class RestoreController(QObject):
             if net.task == "inpaint" and mask is None:
                 raise UserFacingError(f"{info.label} is an inpainting model: paint over the damage first.")
             image = _visible(original, layers)
-            out = pipelines.run_model(image, net, mask=mask if net.task == "inpaint" else None, progress=progress, cancel=cancel)
+            out = pipelines.run_model(image, net, mask=mask if net.task == "inpaint" else None, tile=tile,
+                                      progress=progress, cancel=cancel)
             return (out, net.task), str(net.device)
 
         def apply(result) -> None:
@@ -314,14 +325,16 @@ class RestoreController(QObject):
             self.window.set_document(Document(ImageData(pixels=pixels, icc_profile=image.icc_profile, exif=image.exif)))
 
     def _on_started(self, job_id: int, title: str) -> None:
-        self._show_progress(0.0, title)
         pending = self._pending.get(job_id)
-        if pending is not None and pending.model_label:
+        if pending is None or pending.quiet:
+            return
+        self._show_progress(0.0, title)
+        if pending.model_label:
             self.model_label.setText(f"Model: {pending.model_label}")
 
     def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
         pending = self._pending.get(job_id)
-        if pending is not None:
+        if pending is not None and not pending.quiet:
             self._show_progress(fraction, f"{pending.job.title}: {message}" if message else pending.job.title)
 
     def _on_finished(self, job_id: int, payload: object) -> None:
@@ -343,30 +356,36 @@ class RestoreController(QObject):
     def _on_failed(self, job_id: int, message: str, details: str) -> None:
         pending = self._pending.pop(job_id, None)
         self._job_done()
+        if pending is not None and pending.quiet:
+            log.warning("%s failed: %s", pending.job.title, message)
+            self.window.statusBar().showMessage(f"{pending.job.title} failed: {message}", 10_000)
+            return
         title = pending.job.title if pending else "Job"
         self.window.show_error(f"{title} failed", message, details)
 
     def _on_cancelled(self, job_id: int) -> None:
         pending = self._pending.pop(job_id, None)
         self._job_done()
-        if pending is not None:
+        if pending is not None and not pending.quiet:
             self.window.statusBar().showMessage(f"{pending.job.title}: cancelled.", 5000)
 
     def _job_done(self) -> None:
-        if not self._pending:
+        if not self._visible_jobs():
             for widget in (self.progress_label, self.progress, self.cancel_button):
                 widget.setVisible(False)
         self.update_enabled()
 
     def _show_progress(self, fraction: float, text: str) -> None:
-        queued = len(self._pending) - 1
+        queued = len(self._visible_jobs()) - 1
         self.progress_label.setText(text + (f"  (+{queued} queued)" if queued > 0 else ""))
         self.progress.setValue(int(round(fraction * 1000)))
         for widget in (self.progress_label, self.progress, self.cancel_button):
             widget.setVisible(True)
 
     def cancel_all(self) -> None:
-        self.pool.cancel_all()
+        """Cancel the user's jobs (running and queued); background saves go on."""
+        for pending in self._visible_jobs():
+            self.pool.cancel(pending.job.id)
 
     def shutdown(self) -> bool:
         """Cancel and join every worker (the window is closing)."""

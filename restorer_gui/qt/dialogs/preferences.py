@@ -1,0 +1,133 @@
+"""Preferences: device, precision, tile size, saving, brush, undo memory, autosave, models folder."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from restorer_gui import paths
+from restorer_gui.settings import Settings
+
+DEVICES = [("Automatic (CUDA, then Apple GPU, then CPU)", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"),
+           ("Apple GPU (MPS)", "mps")]
+PRECISIONS = [("Automatic (half precision on CUDA where safe)", "auto"), ("Always full precision (fp32)", "fp32")]
+FORMATS = [("PNG", "png"), ("TIFF (keeps 16 bits)", "tif"), ("JPEG (8 bits)", "jpg")]
+
+
+def _combo(items: list[tuple[str, str]], current: str) -> QComboBox:
+    box = QComboBox()
+    for label, value in items:
+        box.addItem(label, value)
+    index = box.findData(current)
+    box.setCurrentIndex(max(index, 0))
+    return box
+
+
+def _spin(lo: int, hi: int, value: int, suffix: str = "", special: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    spin.setSuffix(suffix)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+class PreferencesDialog(QDialog):
+    """Edits a copy of the settings; `result_settings()` returns the edited copy."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self._base = settings
+        s = settings
+        self.device = _combo(DEVICES, s.device)
+        self.precision = _combo(PRECISIONS, s.precision)
+        self.tile = _spin(0, 8192, s.tile_size, " px", "Automatic (from free memory)")
+        self.tile.setSingleStep(64)
+        self.models_dir = QLineEdit(s.models_dir)
+        self.models_dir.setPlaceholderText(str(paths.data_dir() / "models"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_models)
+        models_row = QHBoxLayout()
+        models_row.addWidget(self.models_dir, 1)
+        models_row.addWidget(browse)
+        self.save_format = _combo(FORMATS, s.default_save_format)
+        self.jpeg_quality = _spin(1, 100, s.jpeg_quality)
+        self.max_mp = _spin(1, 10_000, int(s.max_image_megapixels), " MP")
+        self.autosave = _spin(0, 120, s.autosave_minutes, " min", "Off")
+        self.brush_size = _spin(1, 1000, s.brush_size, " px")
+        self.hardness = QDoubleSpinBox()
+        self.hardness.setRange(0.0, 1.0)
+        self.hardness.setSingleStep(0.1)
+        self.hardness.setValue(s.brush_hardness)
+        self.overlay_color = QLineEdit(s.overlay_color)
+        self.overlay_opacity = _spin(0, 100, round(s.overlay_opacity * 100), " %")
+        self.undo_mb = _spin(16, 65_536, s.undo_budget_mb, " MB")
+
+        tabs = QTabWidget()
+        tabs.addTab(self._page(("Device", self.device), ("Precision", self.precision), ("Tile size", self.tile),
+                               ("Models folder", models_row)), "Processing")
+        tabs.addTab(self._page(("Save new files as", self.save_format), ("JPEG quality", self.jpeg_quality),
+                               ("Largest photo", self.max_mp), ("Autosave every", self.autosave)), "Files")
+        tabs.addTab(self._page(("Brush size", self.brush_size), ("Brush hardness", self.hardness),
+                               ("Mask colour", self.overlay_color), ("Mask opacity", self.overlay_opacity),
+                               ("Undo memory", self.undo_mb)), "Editing")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+
+    @staticmethod
+    def _page(*rows) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        for label, widget in rows:
+            if isinstance(widget, QHBoxLayout):
+                form.addRow(label, widget)
+            else:
+                form.addRow(label, widget)
+        return page
+
+    def _browse_models(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_dir.text() or str(paths.data_dir()))
+        if folder:
+            self.models_dir.setText(folder)
+
+    def result_settings(self) -> Settings:
+        import dataclasses
+
+        color = QColor(self.overlay_color.text().strip())
+        return dataclasses.replace(
+            self._base,
+            device=str(self.device.currentData()),
+            precision=str(self.precision.currentData()),
+            tile_size=self.tile.value(),
+            models_dir=self.models_dir.text().strip(),
+            default_save_format=str(self.save_format.currentData()),
+            jpeg_quality=self.jpeg_quality.value(),
+            max_image_megapixels=float(self.max_mp.value()),
+            autosave_minutes=self.autosave.value(),
+            brush_size=self.brush_size.value(),
+            brush_hardness=float(self.hardness.value()),
+            overlay_color=color.name() if color.isValid() else self._base.overlay_color,
+            overlay_opacity=self.overlay_opacity.value() / 100.0,
+            undo_budget_mb=self.undo_mb.value(),
+            recent_files=list(self._base.recent_files),
+        )
