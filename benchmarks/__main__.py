@@ -1,0 +1,83 @@
+"""`python -m benchmarks [--parts ...] [--quick]`: measure the app on this machine (and CUDA when
+present), write benchmarks/results/<machine>-<date>.json, a Markdown table and plots, and refresh the
+README's benchmark table."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.common import RESULTS, machine, machine_name
+
+PARTS = ("quality", "speed", "responsiveness", "memory", "batch")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, images and sizes (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-images", type=int, default=None, help="images per test set (default: all)")
+    parser.add_argument("--bm3d-images", type=int, default=None, help="run CBM3D on the first N images only (slow)")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    import torch
+
+    devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    date = dt.date.today().isoformat()
+    stem = RESULTS / f"{machine_name()}-{date}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict = {"date": date, "machine": machine(), "parts": parts, "quick": args.quick,
+                     "device_note": "CUDA: " + torch.cuda.get_device_name(0) if len(devices) > 1 else "CPU only"}
+    repeats = 1 if args.quick else args.repeats
+    if "quality" in parts:
+        from benchmarks import quality
+
+        grids = stem.with_name(stem.name + "-grids")
+        grids.mkdir(exist_ok=True)
+        results["quality"] = quality.run(args.max_images or (3 if args.quick else None),
+                                         args.bm3d_images or (1 if args.quick else None), grids)
+    if "speed" in parts:
+        from benchmarks import speed
+
+        results["speed"] = speed.run(repeats, (1, 4) if args.quick else (1, 4, 16, 64), devices)
+    if "responsiveness" in parts:
+        from benchmarks import responsiveness
+
+        results["responsiveness"] = responsiveness.run(repeats, args.quick)
+    if "memory" in parts:
+        from benchmarks import memory
+
+        results["memory"] = memory.run((1, 4) if args.quick else (1, 4, 16, 64, 100))
+    if "batch" in parts:
+        try:
+            from benchmarks import bench_batch
+        except ImportError:
+            results["batch"] = {"summary": "batch benchmark not available"}
+        else:
+            results["batch"] = bench_batch.run_for_report(quick=args.quick) if hasattr(bench_batch, "run_for_report") \
+                else {"summary": "run python -m benchmarks.bench_batch"}
+    out_json = stem.with_suffix(".json")
+    previous = json.loads(out_json.read_text()) if out_json.exists() else {}
+    merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}
+    out_json.write_text(json.dumps(merged, indent=2, default=str) + "\n", encoding="utf-8")
+    table = report.markdown(merged)
+    stem.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    made = report.plots(merged, stem)
+    if not args.no_readme:
+        report.update_readme(Path(__file__).resolve().parent.parent / "README.md", table,
+                             str(out_json.relative_to(Path(__file__).resolve().parent.parent)))
+    print(table)
+    print(f"\nsaved {out_json}" + "".join(f"\nsaved {p}" for p in made))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Markdown table and PNG plots from a results dict; the README's benchmark section is replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _ms(stats: dict) -> str:
+    return f"{stats['median']:.1f} ({stats['min']:.1f}–{stats['max']:.1f})"
+
+
+def _s(stats: dict) -> str:
+    return f"{stats['median']:.2f} ({stats['min']:.2f}–{stats['max']:.2f})"
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} cores, {m.get('memory_gib')} GiB; "
+             f"{results.get('device_note', 'CPU only')}; {results['date']}. Medians (min–max).", ""]
+    quality = results.get("quality")
+    if quality:
+        lines += ["**Denoising, PSNR dB** (ours / CBM3D (bm3d) / OpenCV NLM in this run; FFDNet, DRUNet published)", "",
+                  "| set | σ | ours | CBM3D | NLM | FFDNet (paper) | DRUNet (paper) | images |", "|---|---|---|---|---|---|---|---|"]
+        den = quality.get("denoise", {})
+        for set_name, per_sigma in (den.get("figures") or {}).items():
+            for sigma, e in per_sigma.items():
+                pub = e.get("published", {})
+                cb = e.get("cbm3d")
+                cb_text = f"{cb['psnr']:.2f} (n={cb['images']}; ours on those {e['ours_on_cbm3d_images']:.2f})" if cb and "ours_on_cbm3d_images" in e else (f"{cb['psnr']:.2f}" if cb else "–")
+                lines.append(f"| {set_name} | {sigma} | {e['ours']['psnr']:.2f} | {cb_text} | {e['nlm']['psnr']:.2f} | "
+                             f"{pub.get('FFDNet', '–')} | {pub.get('DRUNet', '–')} | {e['ours']['images']} |")
+        if not den.get("figures"):
+            lines.append(f"| – | – | {den.get('note', 'not run')} | | | | | |")
+        inp = quality.get("inpaint", {})
+        lines += ["", "**Inpainting, hole PSNR dB on Kodak24**", "", "| mask | ours | Telea | Navier–Stokes | margin |", "|---|---|---|---|---|"]
+        for set_name, per_kind in (inp.get("figures") or {}).items():
+            for kind, e in per_kind.items():
+                lines.append(f"| {kind} | {e['psnr_ours']:.2f} | {e['psnr_telea']:.2f} | {e['psnr_ns']:.2f} | {e['margin_db']:+.2f} |")
+        if not inp.get("figures"):
+            lines.append(f"| – | {inp.get('note', 'not run')} | | | |")
+        sc = quality.get("detect-scratches", {})
+        lines += ["", "**Scratch detection** (held-out synthetic damage)", ""]
+        for set_name, e in (sc.get("figures") or {}).items():
+            lines.append(f"- {set_name}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f}")
+        if not sc.get("figures"):
+            lines.append(f"- {sc.get('note', 'not run')}")
+        lines.append("")
+    speed = results.get("speed")
+    if speed:
+        lines += ["**Speed, seconds per megapixel**", "", "| network | s/MP |", "|---|---|"]
+        for name, e in {**speed.get("models", {}), **speed.get("references", {})}.items():
+            lines.append(f"| {name} | {_s(e['seconds_per_mp'])} |")
+        for key in ("ratio_ours_to_ffdnet", "ratio_ours_to_dncnn"):
+            if key in speed:
+                lines.append(f"| {key.replace('_', ' ')} | {speed[key]:.2f}× |")
+        if speed.get("scaling"):
+            lines += ["", "Denoise time by size: " + ", ".join(
+                f"{mp} MP {e['seconds']['median']:.1f} s ({e['seconds_per_mp']:.2f} s/MP)" for mp, e in speed["scaling"].items())]
+        if speed.get("tiling"):
+            lines.append(f"Tiling cost, 256-px vs 1024-px tiles on 1 MP: {speed['tiling']['overhead_256_vs_1024'] * 100:+.0f} %")
+        lines.append("")
+    resp = results.get("responsiveness")
+    if resp:
+        lines += ["**Responsiveness**", "", "| what | ms |", "|---|---|"]
+        for label, r in resp.get("brush", {}).items():
+            lines.append(f"| brush move, 24 MP, {label} | {_ms(r['move_ms'])} |")
+        rp = resp.get("repaint", {})
+        if rp:
+            lines.append(f"| zoom step + repaint, 24 MP | {_ms(rp['zoom_step_ms'])} |")
+            lines.append(f"| pan step + repaint, 24 MP | {_ms(rp['pan_step_ms'])} |")
+        if "startup_window_painted_s" in resp:
+            st = resp["startup_window_painted_s"]
+            lines.append(f"| launch to painted window | {st['median'] * 1000:.0f} ({st['min'] * 1000:.0f}–{st['max'] * 1000:.0f}) |")
+        if "stall" in resp:
+            lines.append(f"| longest GUI stall during a 12 MP CPU job | {_ms(resp['stall']['longest_stall_ms'])} |")
+        lines.append("")
+    memory = results.get("memory")
+    if memory:
+        lines += ["**Peak memory (whole process), MiB**", "", "| MP | " + " | ".join(memory) + " |",
+                  "|---|" + "---|" * len(memory)]
+        sizes = [r["megapixels"] for r in next(iter(memory.values()))]
+        for i, mp in enumerate(sizes):
+            lines.append(f"| {mp} | " + " | ".join(f"{memory[t][i]['peak_rss_mib']:.0f}" for t in memory) + " |")
+        lines.append("")
+    batch = results.get("batch")
+    if batch:
+        lines += ["**Batch**", "", f"```\n{batch.get('summary', batch)}\n```", ""]
+    return "\n".join(lines)
+
+
+def plots(results: dict, stem: Path) -> list[Path]:
+    """Scaling and memory plots as PNG; nothing when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    scaling = (results.get("speed") or {}).get("scaling")
+    if scaling:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        mps = [float(k) for k in scaling]
+        ax.loglog(mps, [scaling[k]["seconds"]["median"] for k in scaling], "o-")
+        ax.set_xlabel("megapixels")
+        ax.set_ylabel("seconds (denoise, CPU)")
+        ax.grid(True, which="both", alpha=0.3)
+        path = stem.with_name(stem.name + "-scaling.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    memory = results.get("memory")
+    if memory:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for task, rows in memory.items():
+            ax.plot([r["megapixels"] for r in rows], [r["peak_rss_mib"] for r in rows], "o-", label=task)
+        ax.axhline(4096, color="red", ls="--", lw=1, label="4 GB target")
+        ax.set_xlabel("megapixels")
+        ax.set_ylabel("peak RSS (MiB)")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+        path = stem.with_name(stem.name + "-memory.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def update_readme(readme: Path, table: str, source: str) -> bool:
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return False
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n_From `{source}`._\n\n{table}\n{END}{tail}", encoding="utf-8")
+    return True
