@@ -35,7 +35,7 @@ def markdown(results: dict) -> str:
             lines.append(f"| – | – | {den.get('note', 'not run')} | | | | | |")
         inp = quality.get("inpaint", {})
         lines += ["", "**Inpainting, hole PSNR dB on Kodak24**", "", "| mask | ours | Telea | Navier–Stokes | margin |", "|---|---|---|---|---|"]
-        for set_name, per_kind in (inp.get("figures") or {}).items():
+        for per_kind in (inp.get("figures") or {}).values():
             for kind, e in per_kind.items():
                 lines.append(f"| {kind} | {e['psnr_ours']:.2f} | {e['psnr_telea']:.2f} | {e['psnr_ns']:.2f} | {e['margin_db']:+.2f} |")
         if not inp.get("figures"):

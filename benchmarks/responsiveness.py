@@ -15,7 +15,6 @@ from benchmarks.common import summary
 
 def repaint_times(width: int = 6000, height: int = 4000, steps: int = 40) -> dict:
     """Time to process a zoom step or a pan step including the repaint it causes, on a 24 MP scan."""
-    from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QApplication
 
     from restorer_gui import settings

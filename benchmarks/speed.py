@@ -92,9 +92,9 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
                 continue
             model = loader.load_model(info, device)
             calls = {
-                "denoise": lambda: pipelines.denoise(image, model, sigma=25),
-                "inpaint": lambda: pipelines.inpaint(image, mask, model),
-                "detect-scratches": lambda: pipelines.detect_scratches(image, model),
+                "denoise": lambda m=model: pipelines.denoise(image, m, sigma=25),
+                "inpaint": lambda m=model: pipelines.inpaint(image, mask, m),
+                "detect-scratches": lambda m=model: pipelines.detect_scratches(image, m),
             }
             call = calls.get(model.task)
             if call is not None:
@@ -110,7 +110,7 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
         for mp in sizes:
             img = _image(mp, seed=int(mp))
             big = mp >= 16
-            stats = _timed(lambda: pipelines.denoise(img, model, sigma=25), 1 if big else repeats, warm_up=not big)
+            stats = _timed(lambda im=img: pipelines.denoise(im, model, sigma=25), 1 if big else repeats, warm_up=not big)
             out["scaling"][str(mp)] = {"seconds": stats, "seconds_per_mp": stats["median"] / mp}
         whole = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=1024), repeats)
         small = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=256), repeats)

@@ -195,6 +195,9 @@ class MainWindow(QMainWindow):
         self.act_preferences = a("&Preferences…", self.preferences_dialog, S.Preferences)
         self.act_sample = a("Open &Sample Photo", self.open_sample)
         self.act_about = a("&About restorer-gui", self._about)
+        # --- batch denoise (restorer_gui/qt/batch_window.py) ---
+        self.act_batch = a("&Batch Denoise Folder…", self.open_batch_dialog,
+                           tip="Denoise every photo of a folder into another folder")
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -207,6 +210,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_open_project, self.act_save_project, self.act_save_project_as])
         m.addSeparator()
         m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask, self.restore.act_import_model])
+        m.addSeparator()
+        m.addAction(self.act_batch)
         m.addSeparator()
         m.addActions([self.act_close, self.act_quit])
         m = bar.addMenu("&Edit")
@@ -752,6 +757,12 @@ class MainWindow(QMainWindow):
             self.model.undo_budget = new.undo_budget_mb * 1024 * 1024
         self.restore.device_label.setText(f"Device: {new.device}")
         settings_mod.save(new)
+
+    def open_batch_dialog(self) -> None:
+        """File ▸ Batch Denoise Folder…: the options dialog, then a non-modal progress window."""
+        from restorer_gui.qt.batch_window import open_batch_dialog
+
+        open_batch_dialog(self)
 
     def _about(self) -> None:
         AboutDialog(self.restore.device_label.text(), self).exec()

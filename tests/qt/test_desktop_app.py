@@ -82,7 +82,7 @@ def test_declining_recovery_removes_the_orphan(window, dialogs, isolated_home):
 
 
 def test_saving_removes_the_autosave(window, open_doc, qtbot, tmp_path):
-    model = open_doc(solid(16, 16, (0, 0, 0)))
+    open_doc(solid(16, 16, (0, 0, 0)))
     window.act_fill.trigger()
     with qtbot.waitSignal(window.restore.pool.job_finished, timeout=10_000):
         window.autosave.save_now()

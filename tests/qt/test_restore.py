@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 
 from restorer_gui import paths
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
