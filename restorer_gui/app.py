@@ -17,6 +17,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="restorer-gui", description="Restore scanned old photos.")
     parser.add_argument("image", nargs="?", help="a photo to open")
     parser.add_argument("--screenshot", metavar="OUT.png", help="show the window, save a grab of it and exit")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add restorer-gui to this user's application menu and file associations, then exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="load every built-in model, restore the sample photo headless, exit 0 when all is well")
     parser.add_argument("--version", action="version", version=f"restorer-gui {__version__}")
     return parser.parse_args(argv)
 
@@ -48,6 +52,14 @@ def _screenshot(app, window, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from restorer_gui.selftest import run_self_test
+
+        return run_self_test()
+    if args.install_desktop_entry:
+        from restorer_gui.desktop import install_desktop_entry_main
+
+        return install_desktop_entry_main()
     from restorer_gui.logs import setup_logging
 
     setup_logging()

@@ -57,3 +57,11 @@ def test_screenshot_with_a_corrupt_image_fails_cleanly(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "bad.png" in proc.stderr
     assert out.exists()  # the window was still captured
+
+
+def test_install_desktop_entry_flag(tmp_path):
+    proc = run("-m", "restorer_gui", "--install-desktop-entry", env_extra={"XDG_DATA_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    desktop = tmp_path / "applications" / "io.github.restorer_gui.RestorerGui.desktop"
+    assert desktop.exists() and "Exec=" in desktop.read_text()
+    assert (tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "io.github.restorer_gui.RestorerGui.png").exists()
