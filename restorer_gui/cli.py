@@ -1,8 +1,11 @@
 """`restorer` console entry point. Usage errors exit 2, failed inputs 1, success 0; no tracebacks.
 
-Restoration commands (denoise, inpaint, detect-scratches, run-model) and `models` run the same
-engine as the GUI; torch is imported only inside those commands.  No model available for a
+Restoration commands (denoise, inpaint, detect-scratches, run-model, batch) and `models` run the
+same engine as the GUI; torch is imported only inside those commands.  No model available for a
 task, a model that cannot be loaded, or an unavailable device are usage errors (exit 2).
+`batch`: 0 when every file was written (or skipped because its output exists), 1 when some
+failed or a full / read-only output disk stopped it, 2 on usage errors, 130 after Ctrl-C (the
+first Ctrl-C stops after the current tile; nothing partial is left; re-run to resume).
 """
 
 from __future__ import annotations
@@ -267,6 +270,97 @@ def cmd_run_model(args: argparse.Namespace) -> int:
     return _run_each(inputs, targets, work)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Denoise every matching photo of a folder; see the module docstring for exit codes."""
+    from restorer_gui.core.batch import BatchOptions, BatchPlanError, plan_batch
+
+    strength, auto = _sigma(args)
+    if not 1 <= args.jpeg_quality <= 100:
+        raise CommandError("--jpeg-quality must be between 1 and 100")
+    options = BatchOptions(Path(args.input_dir), Path(args.output_dir), args.recursive, args.pattern,
+                           args.format, args.on_existing)
+    try:
+        plan = plan_batch(options)
+    except BatchPlanError as exc:
+        raise CommandError(str(exc)) from None
+    if not plan.items:
+        reason = f"{len(plan.skipped)} files skipped, outputs exist" if plan.skipped else "no file matches"
+        print(f"Nothing to do: {reason} ({plan.options.input_dir} -> {plan.options.output_dir}).")
+        return 0
+    model = _load_model(args.model, "denoise", args.device)
+    from restorer_gui.inference.batch import BatchRunner, RunSettings
+    from restorer_gui.inference.jobs import CancelToken
+
+    settings = RunSettings(sigma=strength, auto=auto, jpeg_quality=args.jpeg_quality,
+                           keep_metadata=not args.no_metadata, tile=args.tile)
+    cancel = CancelToken()
+    with _batch_progress(len(plan.items)) as callbacks, _sigint_cancels(cancel):
+        summary = BatchRunner(plan, model, settings, callbacks, cancel).run()
+    for path, reason in summary.failed:
+        _error(f"{path}: {reason}")
+    if summary.fatal:
+        _error(f"the batch was stopped: {summary.fatal}")
+    print(summary.headline())
+    if summary.log_path is not None:
+        print(f"Log: {summary.log_path}")
+    if summary.cancelled:
+        return 130
+    return 0 if summary.ok else 1
+
+
+@contextmanager
+def _batch_progress(total: int) -> Iterator[Any]:
+    """Batch callbacks driving a tqdm bar (files) on a terminal; silent otherwise."""
+    import threading
+
+    from tqdm import tqdm
+
+    from restorer_gui.inference.batch import BatchCallbacks
+
+    bar = tqdm(total=total, desc="Denoising", unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+    lock = threading.Lock()
+    state = {"name": "", "finished": 0}
+
+    def started(_index: int, item: Any) -> None:
+        state["name"] = item.relative.name
+
+    def progress(p: Any) -> None:
+        with lock:
+            if p.finished != state["finished"]:
+                bar.update(p.finished - state["finished"])
+                state["finished"] = p.finished
+            current = f"{state['name']} {p.current:.0%}" if p.current else state["name"]
+            bar.set_postfix_str(f"{current}, {p.megapixels_per_second:.2f} MP/s", refresh=True)
+
+    try:
+        yield BatchCallbacks(file_started=started, progress=progress)
+    finally:
+        bar.close()
+
+
+@contextmanager
+def _sigint_cancels(cancel: Any) -> Iterator[None]:
+    """First Ctrl-C: stop after the current tile (no partial file); a second one: stop at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nrestorer: stopping after the current tile (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from restorer_gui.inference import registry
 
@@ -310,6 +404,8 @@ def _add_engine_options(p: argparse.ArgumentParser, *, tile: bool = True) -> Non
 
 
 def _add_restore_commands(sub: Any) -> None:
+    from restorer_gui.core.batch import DEFAULT_PATTERNS, FORMATS, POLICIES
+
     p = sub.add_parser("denoise", help="remove noise and grain from photos")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
@@ -344,6 +440,25 @@ def _add_restore_commands(sub: Any) -> None:
     p.add_argument("--strength", type=float, metavar="SIGMA", help="noise level, for denoisers that take one")
     _add_engine_options(p)
     p.set_defaults(func=cmd_run_model)
+
+    p = sub.add_parser("batch", help="denoise every photo of a folder (resumable; see --on-existing)")
+    p.add_argument("input_dir", metavar="INPUT_DIR")
+    p.add_argument("output_dir", metavar="OUTPUT_DIR",
+                   help="sub-folders are mirrored here; the input folder itself gives name-restored.ext")
+    p.add_argument("--recursive", "-r", action="store_true", help="include sub-folders")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--strength", type=float, metavar="S", help="noise level on the 0-255 scale (25 = 25/255)")
+    level.add_argument("--auto", action="store_true", help="estimate the noise level of each photo")
+    p.add_argument("--format", choices=FORMATS, default="same", help="output format (default: same as the input)")
+    p.add_argument("--on-existing", choices=POLICIES, default="skip",
+                   help="existing outputs: skip (default; resumes an interrupted batch), rename or overwrite")
+    p.add_argument("--model", metavar="ID|PATH", help="model id (restorer models list) or weights file")
+    p.add_argument("--pattern", default=DEFAULT_PATTERNS, metavar="PATTERNS",
+                   help="file patterns, ';'-separated, case-insensitive (default: %(default)s)")
+    p.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-100 (default: 95)")
+    p.add_argument("--no-metadata", action="store_true", help="do not copy EXIF and the ICC profile")
+    _add_engine_options(p)
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("models", help="list, import or remove models")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -28,6 +28,18 @@ class Settings:
     precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
     denoise_sigma: int = 15
     denoise_auto: bool = False
+    # File ▸ Batch Denoise Folder… (remembered choices)
+    batch_input_dir: str = ""
+    batch_output_dir: str = ""  # "" = the sibling "<input>-restored"
+    batch_recursive: bool = False
+    batch_patterns: str = "*.jpg;*.jpeg;*.png;*.tif;*.tiff;*.bmp;*.webp"
+    batch_format: str = "same"  # same | png | jpg | tiff
+    batch_jpeg_quality: int = 95
+    batch_on_existing: str = "skip"  # skip | rename | overwrite
+    batch_keep_metadata: bool = True
+    batch_model: str = ""  # "" = the default denoise model
+    batch_sigma: int = 15
+    batch_auto: bool = False
     tile_size: int = 0  # 0 = chosen from free memory
     default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
     autosave_minutes: int = 3  # 0 = off

@@ -150,6 +150,14 @@ class RestoreController(QObject):
         )
         return None
 
+    def _find(self, model_id: str) -> registry.ModelInfo | None:
+        """A model by id or path; None (after saying why) when it has gone, e.g. removed meanwhile."""
+        try:
+            return registry.find_model(model_id)
+        except registry.RegistryError as exc:
+            self.window.show_error("Model not found", str(exc))
+            return None
+
     def inpaint(self) -> Job | None:
         model = self.window.model
         if model is None:
@@ -196,7 +204,7 @@ class RestoreController(QObject):
         model = self.window.model
         if model is None:
             return None
-        info = registry.find_model(model_id) if model_id else self._model_for("denoise", "restore")
+        info = self._find(model_id) if model_id else self._model_for("denoise", "restore")
         if info is None:
             return None
         original, layers = _snapshot(model.doc)
@@ -262,7 +270,9 @@ class RestoreController(QObject):
         model = self.window.model
         if model is None:
             return None
-        info = registry.find_model(model_id)
+        info = self._find(model_id)
+        if info is None:
+            return None
         original, layers = _snapshot(model.doc)
         mask = model.doc.mask.copy() if model.doc.mask.max() else None
         device, precision, tile = self.device, self.precision, self.tile
@@ -356,12 +366,13 @@ class RestoreController(QObject):
     def _on_failed(self, job_id: int, message: str, details: str) -> None:
         pending = self._pending.pop(job_id, None)
         self._job_done()
-        if pending is not None and pending.quiet:
+        if pending is None:  # another owner's job on the shared pool (the batch window reports its own)
+            return
+        if pending.quiet:
             log.warning("%s failed: %s", pending.job.title, message)
             self.window.statusBar().showMessage(f"{pending.job.title} failed: {message}", 10_000)
             return
-        title = pending.job.title if pending else "Job"
-        self.window.show_error(f"{title} failed", message, details)
+        self.window.show_error(f"{pending.job.title} failed", message, details)
 
     def _on_cancelled(self, job_id: int) -> None:
         pending = self._pending.pop(job_id, None)

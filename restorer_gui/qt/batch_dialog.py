@@ -1,0 +1,266 @@
+"""File ▸ Batch Denoise Folder…: choose folders, model, strength, output format and policies.
+
+The dialog only collects choices (remembered in :class:`~restorer_gui.settings.Settings`);
+:mod:`restorer_gui.qt.batch_window` runs the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from restorer_gui.core.batch import DEFAULT_PATTERNS, FORMATS, POLICIES, BatchOptions, default_output_dir
+from restorer_gui.settings import Settings
+
+MAX_SIGMA = 50
+FORMAT_LABELS = {"same": "Same as the input", "png": "PNG", "jpg": "JPEG (8-bit)", "tiff": "TIFF (keeps 16 bits)"}
+POLICY_LABELS = {
+    "skip": "Skip them (resumes an interrupted batch)",
+    "rename": "Write a new file: name (1).ext",
+    "overwrite": "Overwrite them",
+}
+
+
+@dataclass(frozen=True)
+class BatchChoices:
+    """Everything the batch needs from the dialog (plain data, sent to the worker)."""
+
+    options: BatchOptions
+    model_id: str
+    sigma: float | None  # None = Auto (estimated per photo)
+    jpeg_quality: int = 95
+    keep_metadata: bool = True
+
+
+class BatchDialog(QDialog):
+    """Modal options dialog; :meth:`choices` gives the result after ``exec()`` accepted."""
+
+    def __init__(self, models: list[tuple[str, str]], settings: Settings, parent: QWidget | None = None) -> None:
+        """*models*: (id, label) pairs of denoise models, the default first."""
+        super().__init__(parent)
+        self.setWindowTitle("Batch Denoise Folder")
+        self.settings = settings
+        self._output_auto = True  # the output follows the input (sibling "<name>-restored")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._input_group())
+        layout.addWidget(self._output_group())
+        layout.addWidget(self._model_group(models))
+        self.error_label = QLabel("")
+        self.error_label.setStyleSheet("color: #c0392b")
+        self.error_label.setWordWrap(True)
+        layout.addWidget(self.error_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.start_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.start_button.setText("Start")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._load(settings)
+
+    # --- construction --------------------------------------------------------------------
+    def _folder_row(self, edit: QLineEdit, pick) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(pick)
+        row.addWidget(browse)
+        return row
+
+    def _input_group(self) -> QGroupBox:
+        box = QGroupBox("Photos to restore")
+        form = QFormLayout(box)
+        self.input_edit = QLineEdit()
+        self.input_edit.setPlaceholderText("A folder of scans")
+        self.input_edit.textChanged.connect(self._on_input_changed)
+        form.addRow("Folder", self._folder_row(self.input_edit, self._pick_input))
+        self.recursive = QCheckBox("Include sub-folders")
+        form.addRow("", self.recursive)
+        self.patterns = QLineEdit()
+        self.patterns.setPlaceholderText(DEFAULT_PATTERNS)
+        self.patterns.setToolTip("File name patterns separated by ';' (case does not matter)")
+        form.addRow("Files", self.patterns)
+        return box
+
+    def _output_group(self) -> QGroupBox:
+        box = QGroupBox("Results")
+        form = QFormLayout(box)
+        self.output_edit = QLineEdit()
+        self.output_edit.textEdited.connect(self._on_output_edited)
+        self.output_edit.textChanged.connect(self._update_hint)
+        form.addRow("Folder", self._folder_row(self.output_edit, self._pick_output))
+        self.output_hint = QLabel("")
+        self.output_hint.setWordWrap(True)
+        form.addRow("", self.output_hint)
+        self.format = QComboBox()
+        for key in FORMATS:
+            self.format.addItem(FORMAT_LABELS[key], key)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setPrefix("quality ")
+        self.format.currentIndexChanged.connect(self._update_quality)
+        row = QHBoxLayout()
+        row.addWidget(self.format, 1)
+        row.addWidget(self.quality)
+        form.addRow("Format", row)
+        self.policy = QComboBox()
+        for key in POLICIES:
+            self.policy.addItem(POLICY_LABELS[key], key)
+        form.addRow("Existing results", self.policy)
+        self.keep_metadata = QCheckBox("Keep metadata (EXIF, colour profile)")
+        form.addRow("", self.keep_metadata)
+        return box
+
+    def _model_group(self, models: list[tuple[str, str]]) -> QGroupBox:
+        box = QGroupBox("Denoising")
+        form = QFormLayout(box)
+        self.model = QComboBox()
+        for model_id, label in models:
+            self.model.addItem(label, model_id)
+        form.addRow("Model", self.model)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, MAX_SIGMA)
+        self.spin = QSpinBox()
+        self.spin.setRange(0, MAX_SIGMA)
+        self.slider.valueChanged.connect(self.spin.setValue)
+        self.spin.valueChanged.connect(self.slider.setValue)
+        self.auto = QCheckBox("Auto (estimate each photo's noise level)")
+        self.auto.toggled.connect(lambda on: (self.slider.setEnabled(not on), self.spin.setEnabled(not on)))
+        row = QHBoxLayout()
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.spin)
+        form.addRow("Strength (σ, 0–255)", row)
+        form.addRow("", self.auto)
+        return box
+
+    def _load(self, s: Settings) -> None:
+        self.input_edit.setText(s.batch_input_dir)
+        remembered = s.batch_output_dir
+        if remembered and (not s.batch_input_dir or Path(remembered) != default_output_dir(s.batch_input_dir)):
+            self._output_auto = False
+            self.output_edit.setText(remembered)
+        self.recursive.setChecked(s.batch_recursive)
+        self.patterns.setText(s.batch_patterns or DEFAULT_PATTERNS)
+        self.format.setCurrentIndex(max(0, self.format.findData(s.batch_format)))
+        self.quality.setValue(s.batch_jpeg_quality if 1 <= s.batch_jpeg_quality <= 100 else 95)
+        self.policy.setCurrentIndex(max(0, self.policy.findData(s.batch_on_existing)))
+        self.keep_metadata.setChecked(s.batch_keep_metadata)
+        self.model.setCurrentIndex(max(0, self.model.findData(s.batch_model)))
+        self.slider.setValue(max(0, min(MAX_SIGMA, s.batch_sigma)))
+        self.auto.setChecked(s.batch_auto)
+        self._update_quality()
+        self._update_hint()
+
+    # --- reactions -----------------------------------------------------------------------
+    def _pick_input(self) -> None:
+        start = self.input_edit.text() or self.settings.last_open_dir or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos to restore", start)
+        if folder:
+            self.input_edit.setText(folder)
+
+    def _pick_output(self) -> None:
+        start = self.output_edit.text() or self.input_edit.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the restored photos", start)
+        if folder:
+            self._output_auto = False
+            self.output_edit.setText(folder)
+
+    def _on_input_changed(self, text: str) -> None:
+        if self._output_auto:
+            self.output_edit.setText(str(default_output_dir(text)) if text.strip() else "")
+
+    def _on_output_edited(self, text: str) -> None:
+        self._output_auto = not text.strip()  # clearing the field returns to the default
+
+    def _update_quality(self) -> None:
+        self.quality.setEnabled(self.format.currentData() == "jpg")
+
+    def _update_hint(self) -> None:
+        src, out = self.input_edit.text().strip(), self.output_edit.text().strip()
+        if src and out and _same_folder(src, out):
+            self.output_hint.setText("Next to the originals, named like photo-restored.jpg; originals are never changed.")
+        else:
+            self.output_hint.setText("Sub-folders are mirrored; originals are never changed.")
+
+    # --- result --------------------------------------------------------------------------
+    def validate(self) -> str:
+        """The reason the choices cannot start a batch, or "" when they can."""
+        src = self.input_edit.text().strip()
+        out = self.output_edit.text().strip()
+        if not src:
+            return "Choose the folder of photos."
+        if not Path(src).expanduser().is_dir():
+            return f"{src} is not a folder."
+        if not out:
+            return "Choose where to save the results."
+        if Path(out).expanduser().exists() and not Path(out).expanduser().is_dir():
+            return f"{out} is a file, not a folder."
+        if self.model.count() == 0:
+            return "There is no denoise model."
+        return ""
+
+    def accept(self) -> None:
+        problem = self.validate()
+        if problem:
+            self.error_label.setText(problem)
+            return
+        self.remember(self.settings)
+        super().accept()
+
+    def choices(self) -> BatchChoices:
+        options = BatchOptions(
+            input_dir=Path(self.input_edit.text().strip()).expanduser(),
+            output_dir=Path(self.output_edit.text().strip()).expanduser(),
+            recursive=self.recursive.isChecked(),
+            patterns=self.patterns.text().strip() or DEFAULT_PATTERNS,
+            fmt=str(self.format.currentData()),
+            on_existing=str(self.policy.currentData()),
+        )
+        return BatchChoices(
+            options=options,
+            model_id=str(self.model.currentData() or ""),
+            sigma=None if self.auto.isChecked() else float(self.spin.value()),
+            jpeg_quality=self.quality.value(),
+            keep_metadata=self.keep_metadata.isChecked(),
+        )
+
+    def remember(self, s: Settings) -> None:
+        """Store the choices in *s* (the caller saves the settings)."""
+        c = self.choices()
+        s.batch_input_dir = str(c.options.input_dir)
+        s.batch_output_dir = "" if self._output_auto else str(c.options.output_dir)
+        s.batch_recursive = c.options.recursive
+        s.batch_patterns = c.options.patterns
+        s.batch_format = c.options.fmt
+        s.batch_jpeg_quality = c.jpeg_quality
+        s.batch_on_existing = c.options.on_existing
+        s.batch_keep_metadata = c.keep_metadata
+        s.batch_model = c.model_id
+        s.batch_auto = c.sigma is None
+        if c.sigma is not None:
+            s.batch_sigma = int(c.sigma)
+
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except OSError:
+        return False
