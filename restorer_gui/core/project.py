@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,18 +143,23 @@ def load_project(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_
             limit = _member_limit(manifest, max_pixels, source.name)
             with tempfile.TemporaryDirectory(prefix="restorer-project-") as work:
                 doc = _build(zf, manifest, Path(work), limit, max_pixels, source.name)
-    except ProjectError:
-        raise
+    except ProjectError as exc:
+        if str(exc).startswith(f"{source.name}: "):
+            raise
+        raise ProjectError(f"{source.name}: {exc}") from None  # every message names the file
     except ImageError as exc:
         raise ProjectError(f"{source.name}: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError):
+        # zlib.error: a damaged deflate stream; NotImplementedError: an unknown compression method
         raise ProjectError(f"{source.name}: not a restorer-gui project, or the file is damaged") from None
     except OSError as exc:
         raise ProjectError(f"{source.name}: {exc.strerror or exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError, RuntimeError) as exc:
+        # ArithmeticError: int(1e400); RuntimeError: a deeply nested manifest, an encrypted member
         raise ProjectError(f"{source.name}: the project is damaged ({exc})") from None
     doc.project_path = source
-    return doc, manifest.get("selected_layer")
+    selected = manifest.get("selected_layer")
+    return doc, selected if type(selected) is int and 0 <= selected < len(doc.layers) else None
 
 
 def _read_manifest(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
@@ -214,7 +220,11 @@ def _build(zf: zipfile.ZipFile, manifest: dict[str, Any], work: Path, limit: int
     if mask.shape[:2] != doc.mask.shape:
         raise ProjectError(f"{name}: the mask does not fit the photo")
     doc.mask[...] = mask[..., 0] if mask.dtype == np.uint8 else (mask[..., 0] >> 8).astype(np.uint8)
-    for entry in manifest.get("layers", []):
+    entries = manifest.get("layers", [])
+    files = [str(entry["file"]) for entry in entries]
+    if len(set(files)) != len(files):  # one member decoded many times would multiply memory
+        raise ProjectError(f"{name}: the project is damaged (a layer file is listed twice)")
+    for entry in entries:
         pixels = load_image(_extract(zf, str(entry["file"]), work, limit), max_pixels).pixels
         if pixels.shape[:2] != original.pixels.shape[:2]:
             raise ProjectError(f"{name}: layer {entry.get('name')!r} does not fit the photo")

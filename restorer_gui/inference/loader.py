@@ -148,6 +148,7 @@ def _build_own(info: ModelInfo, state: StateDict) -> _Built:
         raise ModelLoadError(f"{info.path.name}: {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(f"{info.path.name}: bad hyper-parameters for {name!r}: {_first_detail(exc)}") from None
+    _check_dtypes(module, state, info.path.name)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -186,6 +187,19 @@ def _build_own(info: ModelInfo, state: StateDict) -> _Built:
     return _Built(module, task, name, factory, meta)
 
 
+def _check_dtypes(module: torch.nn.Module, state: StateDict, name: str) -> None:
+    """Refuse integer, boolean or complex values for floating-point weights (load_state_dict
+    would cast them silently into a model that computes nonsense)."""
+    expected = module.state_dict()
+    for key, value in state.items():
+        target = expected.get(key)
+        if target is not None and target.is_floating_point() and not value.is_floating_point():
+            raise ModelLoadError(
+                f"{name}: weight {key!r} holds {str(value.dtype).removeprefix('torch.')} values; "
+                "the model needs floating-point weights"
+            )
+
+
 def _first_conv_in(state: StateDict) -> int:
     for t in state.values():
         if t.ndim == 4:
@@ -194,7 +208,12 @@ def _first_conv_in(state: StateDict) -> int:
 
 
 def _build_spandrel(info: ModelInfo, state: StateDict) -> _Built:
-    import spandrel
+    try:
+        import spandrel
+    except ImportError as exc:  # e.g. a CPU bundle built without torchvision, which spandrel needs
+        raise ModelLoadError(
+            f"{info.path.name}: third-party architectures are not available in this build ({exc})"
+        ) from None
 
     try:
         desc = spandrel.ModelLoader(device="cpu").load_from_state_dict(state)
@@ -208,6 +227,7 @@ def _build_spandrel(info: ModelInfo, state: StateDict) -> _Built:
         raise ModelLoadError(
             f"{info.path.name}: the weights could not be built into a model: {_first_detail(exc)}"
         ) from None
+    _check_dtypes(desc.model, state, info.path.name)
     arch_id = str(desc.architecture.id)
     task = _PURPOSE_TASK.get(str(desc.purpose), "restore")
     if task == "restore" and arch_id in _DENOISERS:

@@ -8,18 +8,22 @@ image), so memory stays close to input + output.  Every function takes an option
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
 from restorer_gui.inference.loader import FACE_SIZE, LoadedModel
-from restorer_gui.inference.tiling import TiledRunner, TileFn, choose_tile
+from restorer_gui.inference.tiling import MIN_TILE, TiledRunner, TileFn, TileMemoryError, choose_tile
 
+_log = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive ends)
 DEFAULT_OVERLAP = 32
 _ROW_CHUNK = 256
@@ -77,6 +81,35 @@ def _require(model: LoadedModel, *tasks: str) -> None:
         raise PipelineError(f"model {model.id!r} is a {model.task} model, not one for {' / '.join(tasks)}")
 
 
+def _place(model: LoadedModel, device: torch.device, dtype: torch.dtype) -> None:
+    """Move the model's module (in place: its forward closures follow) to *device*/*dtype*."""
+    old = model.device
+    model.module.to(device=device, dtype=dtype)
+    model.device, model.dtype = device, dtype
+    devices.empty_cache(old)
+
+
+@contextmanager
+def _cpu_fallback(model: LoadedModel) -> Iterator[Callable[[], tuple[torch.device, torch.dtype]]]:
+    """Yield a callback that moves *model* to the CPU (fp32) when its GPU runs out of memory even
+    for the smallest tiles; the model goes back to its device afterwards (best effort)."""
+    home = (model.device, model.dtype)
+
+    def to_cpu() -> tuple[torch.device, torch.dtype]:
+        _log.warning("%s: out of memory on %s even with small tiles; going on on the CPU", model.id, model.device)
+        _place(model, torch.device("cpu"), torch.float32)
+        return model.device, model.dtype
+
+    try:
+        yield to_cpu
+    finally:
+        if (model.device, model.dtype) != home:
+            try:
+                _place(model, *home)
+            except Exception as exc:  # noqa: BLE001 - still out of memory: it stays on the CPU
+                _log.warning("%s stays on the CPU: %s", model.id, exc)
+
+
 def _runner(
     model: LoadedModel,
     fn: TileFn,
@@ -86,6 +119,7 @@ def _runner(
     size: tuple[int, int],
     progress: ProgressFn | None,
     cancel: CancelToken | None,
+    on_memory_error: Callable[[], tuple[torch.device, torch.dtype]] | None = None,
 ) -> TiledRunner:
     """A runner with the model's rules; tile from free memory unless given; no tiling for
     models that must see the whole image, a wider overlap for those that discourage it."""
@@ -109,6 +143,7 @@ def _runner(
         dtype=model.dtype,
         progress=progress,
         cancel=cancel,
+        on_memory_error=on_memory_error,
     )
 
 
@@ -154,14 +189,14 @@ def denoise(
     def fn(t: torch.Tensor) -> torch.Tensor:
         return model(t, sigma=sigma)
 
-    runner = _runner(
-        model, fn, tile=tile, overlap=overlap, size=(y1 - y0, x1 - x0), progress=prog.sub(0, 0.97), cancel=cancel
-    )
-    if weights is None:
-        runner.run(src, out=parts.colour_view(out))
-    else:
-        result = runner.run(src)
-        _blend_into(parts.colour_view(out)[y0:y1, x0:x1], result, weights[y0:y1, x0:x1])
+    with _cpu_fallback(model) as to_cpu:
+        runner = _runner(model, fn, tile=tile, overlap=overlap, size=(y1 - y0, x1 - x0),
+                         progress=prog.sub(0, 0.97), cancel=cancel, on_memory_error=to_cpu)
+        if weights is None:
+            runner.run(src, out=parts.colour_view(out))
+        else:
+            result = runner.run(src)
+            _blend_into(parts.colour_view(out)[y0:y1, x0:x1], result, weights[y0:y1, x0:x1])
     prog(1.0, "done")
     return parts.restore_shape(out)
 
@@ -225,10 +260,10 @@ def upscale(
     h, w, c = parts.pixels.shape
     prog = Progress.wrap(progress)
     out = np.empty((h * s, w * s, c), dtype=image.dtype)
-    runner = _runner(
-        model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w), progress=prog.sub(0, 0.97), cancel=cancel
-    )
-    runner.run(parts.colour_view(parts.pixels), out=parts.colour_view(out))
+    with _cpu_fallback(model) as to_cpu:
+        runner = _runner(model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w),
+                         progress=prog.sub(0, 0.97), cancel=cancel, on_memory_error=to_cpu)
+        runner.run(parts.colour_view(parts.pixels), out=parts.colour_view(out))
     if c > parts.colour:
         for r in range(0, h, _ROW_CHUNK):
             alpha = parts.pixels[r : r + _ROW_CHUNK, :, parts.colour :]
@@ -305,15 +340,37 @@ def inpaint(
     if max_side is None:
         max_side = max(256, choose_tile(model.bytes_per_pixel(), model.device, multiple=model.size_multiple))
     top = float(np.iinfo(image.dtype).max)
-    for k, (x0, y0, x1, y1) in enumerate(boxes):
-        check_cancel(cancel)
-        prog(k / len(boxes), f"region {k + 1}/{len(boxes)}")
-        crop = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
-        region_w = weights[y0:y1, x0:x1]
-        filled = _inpaint_crop(model, crop, region_w > 0, max_side, top)
-        _blend_into(parts.colour_view(out)[y0:y1, x0:x1], filled, region_w)
+    with _cpu_fallback(model) as to_cpu:
+        for k, (x0, y0, x1, y1) in enumerate(boxes):
+            check_cancel(cancel)
+            prog(k / len(boxes), f"region {k + 1}/{len(boxes)}")
+            crop = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
+            region_w = weights[y0:y1, x0:x1]
+            filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu)
+            _blend_into(parts.colour_view(out)[y0:y1, x0:x1], filled, region_w)
     prog(1.0, "done")
     return parts.restore_shape(out)
+
+
+def _inpaint_region(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float,
+                    to_cpu: Callable[[], object]) -> np.ndarray:
+    """:func:`_inpaint_crop`, halving the working size after an out-of-memory error down to
+    MIN_TILE, then once more from *max_side* on the CPU."""
+    side = max_side
+    while True:
+        try:
+            return _inpaint_crop(model, crop, hole, side, top)
+        except Exception as exc:
+            if not devices.is_out_of_memory(exc):
+                raise
+        devices.empty_cache(model.device)
+        if side > MIN_TILE:
+            side = max(MIN_TILE, side // 2)
+        elif model.device.type != "cpu":
+            to_cpu()
+            side = max_side
+        else:
+            raise TileMemoryError(f"not enough memory to inpaint even at {side} pixels")
 
 
 def _inpaint_crop(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float) -> np.ndarray:
@@ -445,10 +502,10 @@ def detect_scratches(
     h, w = parts.pixels.shape[:2]
     prog = Progress.wrap(progress)
     prob = np.empty((h, w, 1), np.uint8)
-    runner = _runner(
-        model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w), progress=prog.sub(0, 0.97), cancel=cancel
-    )
-    runner.run(parts.colour_view(parts.pixels), out=prob)
+    with _cpu_fallback(model) as to_cpu:
+        runner = _runner(model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w),
+                         progress=prog.sub(0, 0.97), cancel=cancel, on_memory_error=to_cpu)
+        runner.run(parts.colour_view(parts.pixels), out=prob)
     cut = int(round(threshold * 255))
     mask = np.where(prob[..., 0] >= max(cut, 1), np.uint8(255), np.uint8(0))
     prog(1.0, "done")

@@ -218,9 +218,10 @@ def import_model(file: str | os.PathLike[str], *, model_id: str | None = None, t
         raise RegistryError(f"invalid model id {model_id!r}: use lowercase letters, digits, '.', '_' or '-'")
     if task is not None and task not in TASKS:
         raise RegistryError(f"unknown task {task!r} (expected one of {', '.join(TASKS)})")
-    info = ModelInfo.from_file(src) if src.is_file() else None
-    if info is None:
-        raise RegistryError(f"{src.name}: the file does not exist")
+    if not src.is_file():
+        reason = "this is a folder, not a model file" if src.is_dir() else "the file does not exist"
+        raise RegistryError(f"{src.name}: {reason}")
+    info = ModelInfo.from_file(src)
     state, summary = loader.inspect(info)  # raises ModelLoadError with the reason
     detected = summary["task"]
     if task is not None and not _compatible(detected, task):

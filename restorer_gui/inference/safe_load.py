@@ -4,8 +4,8 @@ Accepted: ``.safetensors``; PyTorch ``.pth``/``.ckpt``/``.pt`` files (zip or leg
 read with ``torch.load(weights_only=True)``, whose unpickler only builds tensors and plain
 containers.  Refused with a one-line :class:`ModelLoadError`: TorchScript archives, pickles
 naming any other global (they could run code), unknown formats, files over the size limit,
-truncated files, non-tensor entries and NaN/Inf weights.  The format is found from the
-content, not from the file name.
+zip bombs, truncated files, non-tensor or complex entries and NaN/Inf weights.  The format is
+found from the content, not from the file name.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 MAX_MODEL_BYTES = 4 << 30
+_MAX_RATIO = 50  # torch.save stores records uncompressed; weights barely compress anyway
 StateDict = dict[str, torch.Tensor]
 
 # Checkpoints often nest the weights under one of these keys (first match wins; EMA first).
@@ -38,7 +39,7 @@ def load_state_dict(path: str | Path, *, max_bytes: int = MAX_MODEL_BYTES) -> St
     p = Path(path)
     head = _check_file(p, max_bytes)
     if head[:4] == b"PK\x03\x04":
-        _refuse_torchscript(p)
+        _check_archive(p, max_bytes)
         raw = _torch_load(p)
     elif head[:1] == b"\x80":
         raw = _torch_load(p)
@@ -72,13 +73,23 @@ def _check_file(p: Path, max_bytes: int) -> bytes:
         raise ModelLoadError(f"{p.name}: cannot read the file ({exc.strerror or exc})") from None
 
 
-def _refuse_torchscript(p: Path) -> None:
-    """TorchScript archives carry code (``code/``, ``constants.pkl``): never load them."""
+def _check_archive(p: Path, max_bytes: int) -> None:
+    """Refuse TorchScript archives (they carry code: ``code/``, ``constants.pkl``) and zip bombs
+    (members that would expand beyond the size limit, or far beyond what they take on disk:
+    torch inflates every record in memory)."""
     try:
         with zipfile.ZipFile(p) as zf:
-            names = zf.namelist()
+            infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ModelLoadError(f"{p.name}: the file is truncated or corrupt ({exc})") from None
+    names = [i.filename for i in infos]
+    expanded = sum(i.file_size for i in infos)
+    inflated = any(i.file_size > _MAX_RATIO * i.compress_size + (1 << 20) for i in infos)
+    if expanded > max_bytes or inflated:
+        raise ModelLoadError(
+            f"{p.name}: refused: the archive would expand to {expanded / 2**20:,.0f} MiB "
+            "(a zip bomb, or not a PyTorch weights file)"
+        )
     if any(n.endswith("/constants.pkl") or "/code/" in n or n.startswith("code/") for n in names):
         raise ModelLoadError(
             f"{p.name}: TorchScript files are refused because they contain code; "
@@ -149,6 +160,8 @@ def validate_state_dict(state: Mapping[Any, Any], name: str = "model") -> None:
             raise ModelLoadError(f"{name}: entry {key!r} does not have a text name")
         if not isinstance(value, torch.Tensor):
             raise ModelLoadError(f"{name}: entry {key!r} is a {type(value).__name__}, not a tensor")
+        if value.is_complex():
+            raise ModelLoadError(f"{name}: entry {key!r} holds complex numbers, not weights")
         if value.is_floating_point() and value.numel() and not _all_finite(value):
             raise ModelLoadError(f"{name}: weight {key!r} contains NaN or infinite values")
 

@@ -6,7 +6,9 @@ result equals a whole-image run wherever the model's receptive-field radius is a
 ``overlap / 4``.  Output is accumulated in float32 one strip of tile rows at a time and
 converted to the output dtype as soon as no later tile touches it, so memory grows with
 the image width, not with its area.  A tile that runs out of memory is split into tiles of
-half the size (and later tiles use that size); the cancel token is checked before every tile.
+half the size (and later tiles use that size); when even the smallest tile does not fit on a
+GPU, ``on_memory_error`` (if given) moves the model to the CPU and the remaining tiles run
+there.  The cancel token is checked before every tile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
+MemoryFallback = Callable[[], tuple[torch.device, torch.dtype]]
 MIN_TILE = 32
 
 
@@ -85,8 +88,10 @@ class TiledRunner:
         dtype: torch.dtype = torch.float32,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        on_memory_error: MemoryFallback | None = None,
     ) -> None:
         self.fn = fn
+        self.on_memory_error = on_memory_error  # moves the model elsewhere, returns its device and dtype
         self.multiple = max(1, int(multiple))
         self.min_size = max(0, int(min_size))
         self.floor = max(MIN_TILE, self.min_size, self.multiple)
@@ -134,7 +139,7 @@ class TiledRunner:
             row_w = ramp_weights(rows, i, s)
             for j, (x0, x1) in enumerate(cols):
                 check_cancel(self.cancel)
-                result = self._tile(image[y0:y1, x0:x1], in_max)
+                result = self._tile_or_fall_back(image[y0:y1, x0:x1], in_max)
                 if out is None:
                     out = np.empty((h * s, w * s, result.shape[2]), dtype=image.dtype)
                 if acc.shape[2] != result.shape[2]:
@@ -176,6 +181,18 @@ class TiledRunner:
     def _to_tensor(self, crop: np.ndarray, in_max: float) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32) * np.float32(1.0 / in_max))
         return x.permute(2, 0, 1).unsqueeze(0).to(self.device, self.dtype)
+
+    def _tile_or_fall_back(self, crop: np.ndarray, in_max: float) -> np.ndarray:
+        """One tile; after a TileMemoryError on a GPU, move to the CPU and run the tile again."""
+        try:
+            return self._tile(crop, in_max)
+        except TileMemoryError:
+            if self.on_memory_error is None or self.device.type == "cpu":
+                raise
+        self.device, self.dtype = self.on_memory_error()
+        self.on_memory_error = None
+        self.tile_limit = self.tile
+        return self._tile(crop, in_max)
 
     def _tile(self, crop: np.ndarray, in_max: float) -> np.ndarray:
         """Run one tile; on out-of-memory, halve the tile size and process the crop in sub-tiles."""

@@ -146,7 +146,9 @@ class Autosave(QObject):
 
     @staticmethod
     def remove(project: Path) -> None:
-        for file in (project, project.with_suffix(".json")):
+        """Delete an autosave, its info file and the temporaries of a save that was cut short."""
+        leftovers = [*project.parent.glob(f".{project.name}.*.tmp"), project.with_suffix(".json.tmp")]
+        for file in (project, project.with_suffix(".json"), *leftovers):
             file.unlink(missing_ok=True)
 
 

@@ -198,6 +198,6 @@ def test_an_interrupt_in_the_model_thread_leaves_nothing_behind(tmp_path, model)
     with pytest.raises(KeyboardInterrupt):
         runner.run()
     assert {t.name for t in threading.enumerate()} == before  # every batch thread has ended
-    assert temp_files(tmp_path) == [] and {p.name for p in out.iterdir()} <= {"p00.png", "p01.png"}
+    assert temp_files(tmp_path) == [] and {p.name for p in (out.iterdir() if out.exists() else [])} <= {"p00.png", "p01.png"}
     log = next((tmp_path / "logs").glob("*.jsonl")).read_text().splitlines()
     assert json.loads(log[-1])["event"] == "end"
