@@ -60,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         from restorer_gui.desktop import install_desktop_entry_main
 
         return install_desktop_entry_main()
-    from restorer_gui.logs import setup_logging
+    from restorer_gui.logs import quiet_library_warnings, setup_logging
 
     setup_logging()
+    quiet_library_warnings()
     if args.screenshot and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QTimer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import warnings
 from pathlib import Path
 
 from restorer_gui import paths
@@ -43,3 +44,11 @@ def setup_logging(level: int = logging.INFO, to_stderr: bool = True) -> Path | N
         console._restorer = True  # type: ignore[attr-defined]
         root.addHandler(console)
     return target
+
+
+def quiet_library_warnings() -> None:
+    """Decoders and torch warn about damaged files on stderr; users get our one-line messages
+    instead, and the warnings go to the log."""
+    for module in (r"PIL(\..*)?", r"torch(\..*)?", r"tifffile(\..*)?"):
+        warnings.filterwarnings("ignore", module=module)
+    logging.captureWarnings(True)
