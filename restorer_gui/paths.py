@@ -66,8 +66,10 @@ def resources_dir() -> Path:
 
 
 def builtin_models_dir() -> Path:
-    """Shipped models: the copy installed with the package, or the checkout's top-level folder."""
-    return _shipped("models")
+    """Shipped models: the copy installed with the package, or the checkout's top-level folder
+    (RESTORER_BUILTIN_MODELS_DIR overrides it, e.g. to test without built-in models)."""
+    override = os.environ.get("RESTORER_BUILTIN_MODELS_DIR")
+    return Path(override) if override else _shipped("models")
 
 
 def _shipped(name: str) -> Path:

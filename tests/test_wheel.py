@@ -105,7 +105,8 @@ def test_installed_wheel_finds_its_folders(wheel: Path, tmp_path: Path) -> None:
         "print(restorer_gui.__file__); print(p.resources_dir()); print(p.builtin_models_dir()); "
         "print(p.sample_photo().is_file())"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
+    hidden = ("PYTHONPATH", "RESTORER_BUILTIN_MODELS_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in hidden} | {"PYTHONPATH": str(target)}
     package, resources, models, sample_ok = _run(sys.executable, "-S", "-c", code, cwd=tmp_path, env=env).split("\n")[:4]
     installed = (target / "restorer_gui").resolve()
     assert Path(package).parent == installed
