@@ -45,7 +45,7 @@ def _copy_sources(dest: Path) -> Path:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
-        else:
+        elif src.exists():  # a checkout without models/ (git keeps no empty folder) is fine
             shutil.copy2(src, dest / name)
     return dest
 
