@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restorer_gui.core.mask_ops import mask_bbox
 from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
 from restorer_gui.inference.loader import FACE_SIZE, LoadedModel
@@ -177,7 +178,7 @@ def denoise(
     weights = None
     if mask is not None:
         weights = _mask2d(mask, out.shape[:2])
-        found = _bbox(weights)
+        found = mask_bbox(weights)
         if found is None:
             prog(1.0, "nothing to do: the mask is empty")
             return parts.restore_shape(out)
@@ -444,18 +445,10 @@ def _components(hole: np.ndarray) -> list[Box]:
                         seen[ny, nx] = True
                         stack.append((ny, nx))
         box = (int(x0) * cell, int(y0) * cell, min(w, (int(x1) + 1) * cell), min(h, (int(y1) + 1) * cell))
-        tight = _bbox(hole[box[1] : box[3], box[0] : box[2]])
+        tight = mask_bbox(hole[box[1] : box[3], box[0] : box[2]])
         if tight is not None:
             boxes.append((box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3]))
     return boxes
-
-
-def _bbox(mask: np.ndarray) -> Box | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
-    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def _grow(box: Box, margin: int, w: int, h: int) -> Box:

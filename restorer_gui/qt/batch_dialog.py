@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,16 +21,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from restorer_gui.core.batch import DEFAULT_PATTERNS, FORMATS, POLICIES, BatchOptions, default_output_dir
+from restorer_gui.qt.dialogs.denoise import MAX_SIGMA, StrengthControl
 from restorer_gui.settings import Settings
-
-MAX_SIGMA = 50
 FORMAT_LABELS = {"same": "Same as the input", "png": "PNG", "jpg": "JPEG (8-bit)", "tiff": "TIFF (keeps 16 bits)"}
 POLICY_LABELS = {
     "skip": "Skip them (resumes an interrupted batch)",
@@ -136,18 +133,9 @@ class BatchDialog(QDialog):
         for model_id, label in models:
             self.model.addItem(label, model_id)
         form.addRow("Model", self.model)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, MAX_SIGMA)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, MAX_SIGMA)
-        self.slider.valueChanged.connect(self.spin.setValue)
-        self.spin.valueChanged.connect(self.slider.setValue)
-        self.auto = QCheckBox("Auto (estimate each photo's noise level)")
-        self.auto.toggled.connect(lambda on: (self.slider.setEnabled(not on), self.spin.setEnabled(not on)))
-        row = QHBoxLayout()
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.spin)
-        form.addRow("Strength (σ, 0–255)", row)
+        self.strength = StrengthControl(0, False, "Auto (estimate each photo's noise level)")
+        self.slider, self.spin, self.auto = self.strength.slider, self.strength.spin, self.strength.auto
+        form.addRow("Strength (σ, 0–255)", self.strength.row)
         form.addRow("", self.auto)
         return box
 

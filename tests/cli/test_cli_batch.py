@@ -13,17 +13,6 @@ from tests.batch_helpers import digests, flat_folder, mixed_folder, temp_files
 from tests.tiny_models import save_model
 
 
-@pytest.fixture
-def cli(capsys):
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return code, out, err
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     return save_model(tmp_path_factory.mktemp("models"), "tiny-dn", "denoise")

@@ -14,17 +14,6 @@ from restorer_gui.core import imageio
 from tests.tiny_models import save_model
 
 
-@pytest.fixture
-def cli(capsys):
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return code, out, err
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def dncnn(tmp_path_factory):
     from spandrel.architectures.DnCNN import DnCNN

@@ -23,6 +23,29 @@ from PySide6.QtWidgets import (
 MAX_SIGMA = 50
 
 
+class StrengthControl:
+    """σ slider + spin box (0–50 on the 8-bit scale) and an Auto check box that disables them."""
+
+    def __init__(self, sigma: int, auto: bool, auto_text: str = "Auto (estimate the noise level)") -> None:
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, MAX_SIGMA)
+        self.spin = QSpinBox()
+        self.spin.setRange(0, MAX_SIGMA)
+        self.slider.valueChanged.connect(self.spin.setValue)
+        self.spin.valueChanged.connect(self.slider.setValue)
+        self.slider.setValue(int(sigma))
+        self.auto = QCheckBox(auto_text)
+        self.auto.toggled.connect(lambda on: (self.slider.setEnabled(not on), self.spin.setEnabled(not on)))
+        self.auto.setChecked(auto)
+        self.row = QHBoxLayout()
+        self.row.addWidget(self.slider, 1)
+        self.row.addWidget(self.spin)
+
+    @property
+    def sigma(self) -> float | None:
+        return None if self.auto.isChecked() else float(self.spin.value())
+
+
 @dataclass
 class DenoiseOptions:
     sigma: float | None  # None = Auto (estimated)
@@ -36,19 +59,9 @@ class DenoiseDialog(QDialog):
         """`models`: (id, label) pairs for the task, the default first."""
         super().__init__(parent)
         self.setWindowTitle("Denoise")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, MAX_SIGMA)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, MAX_SIGMA)
-        self.slider.valueChanged.connect(self.spin.setValue)
-        self.spin.valueChanged.connect(self.slider.setValue)
-        self.slider.setValue(int(sigma))
-        self.auto = QCheckBox("Auto (estimate the noise level)")
-        self.auto.toggled.connect(lambda on: (self.slider.setEnabled(not on), self.spin.setEnabled(not on)))
-        self.auto.setChecked(auto)
-        strength = QHBoxLayout()
-        strength.addWidget(self.slider, 1)
-        strength.addWidget(self.spin)
+        self.strength = StrengthControl(sigma, auto)
+        self.slider, self.spin, self.auto = self.strength.slider, self.strength.spin, self.strength.auto
+        strength = self.strength.row
         self.whole = QRadioButton("Whole photo")
         self.in_mask = QRadioButton("Only inside the mask")
         self.whole.setChecked(True)
@@ -77,7 +90,7 @@ class DenoiseDialog(QDialog):
 
     def options(self) -> DenoiseOptions:
         return DenoiseOptions(
-            sigma=None if self.auto.isChecked() else float(self.spin.value()),
+            sigma=self.strength.sigma,
             inside_mask=self.in_mask.isChecked(),
             model_id=str(self.model.currentData()),
         )
