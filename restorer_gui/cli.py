@@ -479,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions, devices and the folders in use")
     info.set_defaults(func=cmd_info)
     _add_restore_commands(sub)
+    from restorer_gui.training.cli import add_parsers as add_training_commands
+
+    add_training_commands(sub)
     return parser
 
 

@@ -65,3 +65,9 @@ def test_install_desktop_entry_flag(tmp_path):
     desktop = tmp_path / "applications" / "io.github.restorer_gui.RestorerGui.desktop"
     assert desktop.exists() and "Exec=" in desktop.read_text()
     assert (tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "io.github.restorer_gui.RestorerGui.png").exists()
+
+
+def test_train_and_eval_are_restorer_commands():
+    proc = run("-m", "restorer_gui.cli", "--help")
+    assert "train" in proc.stdout and "eval" in proc.stdout
+    assert run("-m", "restorer_gui.cli", "train", "nonsense").returncode == 2

@@ -1,0 +1,152 @@
+"""`restorer train|eval|export` subcommands; also runnable as ``python -m restorer_gui.training.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_parsers", "main"]
+
+_TASKS = ("denoise", "inpaint", "scratch")
+_DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"]}
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train``, ``eval`` and ``export`` on an argparse subparsers object."""
+    t = subparsers.add_parser("train", help="train a model (resumable; runs in the foreground)")
+    t.add_argument("task", choices=_TASKS)
+    t.add_argument("--steps", type=int, default=None, help="schedule length (learning-rate decay ends here)")
+    t.add_argument("--stop-after", type=int, default=None, help="stop at this step (schedule still spans --steps)")
+    t.add_argument("--batch", type=int, default=None)
+    t.add_argument("--patch", type=int, default=None, help="square patch size in pixels")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="run folder (default: checkpoints/<task>)")
+    t.add_argument("--resume", action="store_true", help="continue from <out>/last.pt when it exists")
+    t.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    t.add_argument("--arch", default=None, help="architecture name (default per task)")
+    t.add_argument("--hparams", default=None, help='architecture hyper-parameters as JSON, e.g. \'{"nb": 2}\'')
+    t.add_argument("--data", nargs="+", default=None, help="training image folders (default ../shared/data/train)")
+    t.add_argument("--patch-cache", default=None, help="N×P×P×3 uint8 .npy of patches to train from instead")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto",
+                   help="bf16 autocast (auto: on CUDA GPUs that support it; bf16 also speeds up CPUs with AVX512-BF16)")
+    t.add_argument("--val-every", type=int, default=None)
+    t.add_argument("--ckpt-minutes", type=float, default=5.0)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    e = subparsers.add_parser("eval", help="measure a model on the test sets against classical methods")
+    e.add_argument("task", choices=_TASKS)
+    e.add_argument("--model", required=True, help="models/ id, card, .safetensors file or trainer .pt checkpoint")
+    e.add_argument("--sets", nargs="+", default=None, help="test set names under ../shared/data/test, or folders")
+    e.add_argument("--sigmas", nargs="+", type=float, default=[15, 25, 50])
+    e.add_argument("--kinds", nargs="+", default=["thin", "medium", "wide"], help="inpainting mask kinds")
+    e.add_argument("--max-images", type=int, default=None)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", default="runs/eval", help="folder for results.json and comparison grids")
+    e.add_argument("--no-ssim", action="store_true")
+    e.add_argument("--update-card", action="store_true", help="write the numbers into the model's card")
+    e.add_argument("--threads", type=int, default=2)
+    e.set_defaults(func=_cmd_eval)
+
+    x = subparsers.add_parser("export", help="checkpoint → models/<id>.safetensors + card")
+    x.add_argument("checkpoint")
+    x.add_argument("--id", required=True)
+    x.add_argument("--name", default="")
+    x.add_argument("--description", default="")
+    x.add_argument("--reproduce", default="")
+    x.add_argument("--notes", default="")
+    x.add_argument("--models-dir", default="models")
+    x.set_defaults(func=_cmd_export)
+
+
+_TRAIN_DEFAULTS = {
+    "denoise": {"steps": 200_000, "batch": 16, "patch": 96, "lr": 4e-4, "val_every": 500},
+    "inpaint": {"steps": 100_000, "batch": 8, "patch": 128, "lr": 2e-4, "val_every": 500},
+    "scratch": {"steps": 20_000, "batch": 8, "patch": 128, "lr": 5e-4, "val_every": 250},
+}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from restorer_gui.training.trainer import TrainConfig, train
+
+    d = _TRAIN_DEFAULTS[args.task]
+    cfg = TrainConfig(
+        task=args.task,
+        out=args.out or f"checkpoints/{args.task}",
+        steps=args.steps or d["steps"],
+        stop_after=args.stop_after,
+        batch=args.batch or d["batch"],
+        patch=args.patch or d["patch"],
+        lr=args.lr or d["lr"],
+        seed=args.seed,
+        device=args.device,
+        arch=args.arch,
+        hparams=json.loads(args.hparams) if args.hparams else None,
+        patch_cache=args.patch_cache,
+        val_every=args.val_every or d["val_every"],
+        ckpt_every_s=args.ckpt_minutes * 60,
+        threads=args.threads,
+        amp=args.amp,
+        progress=not args.no_progress,
+    )
+    if args.data:
+        cfg.data = list(args.data)
+    result = train(cfg, resume=args.resume)
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from restorer_gui.training import evaluate as ev
+    from restorer_gui.training.export import update_card
+
+    torch.set_num_threads(args.threads)
+    model, card = ev.load_model(args.model)
+    sets = ev.resolve_sets(args.sets or _DEFAULT_SETS[args.task])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.task == "denoise":
+        res = ev.denoise_eval(model, sets, args.sigmas, args.seed, args.max_images, out, ssim=not args.no_ssim)
+    elif args.task == "inpaint":
+        res = ev.inpaint_eval(model, sets, args.kinds, args.seed, args.max_images, out)
+    else:
+        real = ev.DEFAULT_TEST_ROOT.parent / "real"
+        res = ev.scratch_eval(model, sets, args.seed, max_images=args.max_images, out_dir=out, real=real if real.is_dir() else None)
+    res = {"task": args.task, "seed": args.seed, "max_images": args.max_images, "results": res}
+    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+    if args.update_card:
+        if card is None:
+            print("--update-card needs a models/ id, card or .safetensors with a card", file=sys.stderr)
+            return 2
+        update_card(card, {"test": res["results"], "eval_seed": args.seed})
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from restorer_gui.training.export import export_checkpoint
+
+    w, c = export_checkpoint(
+        args.checkpoint, args.id, args.models_dir, name=args.name, description=args.description,
+        reproduce=args.reproduce, notes=args.notes,
+    )
+    print(f"wrote {w} and {c}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m restorer_gui.training.cli", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parsers(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,431 @@
+"""Seeded, resumable trainers for the denoiser, inpainter and scratch detector.
+
+A run lives in one folder: ``last.pt`` (full state, rewritten atomically every few minutes and on
+SIGTERM/SIGINT), ``best.pt`` (best validation), ``weights/step_N.pt`` (weights at each validation; these and the
+validation use an exponential moving average of the weights),
+``log.jsonl`` (losses, learning rate, validation) and ``config.json``. Batches are a pure function of
+(seed, step) and the learning rate a pure function of the step, so resuming continues the same run.
+Validation uses a held-out part of the training folders only.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from restorer_gui.inference import archs
+from restorer_gui.training import datasets as ds
+from restorer_gui.training import losses as L
+
+__all__ = ["DEFAULT_TRAIN_DATA", "TASKS", "TrainConfig", "pick_device", "train"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TRAIN_DATA = [str(REPO_ROOT.parent / "shared" / "data" / "train")]
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    out: str
+    steps: int = 100_000
+    stop_after: int | None = None
+    batch: int = 16
+    patch: int = 128
+    lr: float = 2e-4
+    min_lr_ratio: float = 0.02
+    warmup: int = 300
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    arch: str | None = None
+    hparams: dict[str, Any] | None = None
+    data: list[str] = field(default_factory=lambda: list(DEFAULT_TRAIN_DATA))
+    patch_cache: str | None = None
+    val_every: int = 500
+    val_count: int = 32
+    ckpt_every_s: float = 300.0
+    log_every: int = 20
+    threads: int = 2
+    progress: bool = True
+    ema: float = 0.999
+    amp: str = "auto"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def _nchw(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = t.permute(0, 3, 1, 2) if t.ndim == 4 else t.unsqueeze(1)
+    return t.contiguous().to(device)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tasks
+
+
+class Task:
+    """What differs between trainers: defaults, batches, the loss and the validation metric."""
+
+    name = ""
+    arch = ""
+    hparams: dict[str, Any] = {}
+    metric = "val"
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+
+    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def val_batches(self, bank: ds.Bank) -> list[dict[str, torch.Tensor]]:
+        n, per = self.cfg.val_count, 8
+        return [self.batch(bank, 10**9 + i, min(per, n - i), self.cfg.patch) for i in range(0, n, per)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class DenoiseTask(Task):
+    name, arch, metric = "denoise", "denoise_unet", "psnr25"
+    hparams = {"nc": [16, 32, 64, 128], "nb": 2}
+
+    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+        a = ds.denoise_batch(bank, self.cfg.seed, step, n, size)
+        return {
+            "noisy": _nchw(a["noisy"], self.device),
+            "clean": _nchw(a["clean"], self.device),
+            "sigma": torch.from_numpy(a["sigma"]).to(self.device),
+        }
+
+    def val_batches(self, bank: ds.Bank) -> list[dict[str, torch.Tensor]]:
+        """Held-out clean patches with unclipped Gaussian noise σ = 25 (the benchmark condition)."""
+        rng = np.random.default_rng([self.cfg.seed, 777])
+        out = []
+        for i in range(0, self.cfg.val_count, 8):
+            clean = np.stack([bank.random_patch(rng, self.cfg.patch) for _ in range(min(8, self.cfg.val_count - i))])
+            clean = clean.astype(np.float32) / 255
+            noisy = clean + np.float32(25 / 255) * rng.standard_normal(clean.shape, dtype=np.float32)
+            s = torch.full((len(clean),), 25 / 255, device=self.device)
+            out.append({"noisy": _nchw(noisy, self.device), "clean": _nchw(clean, self.device), "sigma": s})
+        return out
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = L.l1_loss(model(b["noisy"], b["sigma"]), b["clean"])
+        return loss, {"l1": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        vals = [L.psnr(model(b["noisy"], b["sigma"]), b["clean"]) for b in batches]
+        return {"psnr25": float(torch.cat(vals).mean())}
+
+
+class InpaintTask(Task):
+    name, arch, metric = "inpaint", "inpaint_net", "hole_psnr"
+    hparams = {"nc": [32, 64, 128], "nb": 6}
+    hole_weight, adv_weight, fm_weight = 6.0, 0.02, 0.2
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        super().__init__(cfg, device)
+        self.disc = L.PatchDiscriminator(in_ch=4, nc=32).to(device)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+
+    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+        a = ds.inpaint_batch(bank, self.cfg.seed, step, n, size)
+        return {"clean": _nchw(a["clean"], self.device), "mask": _nchw(a["mask"], self.device)}
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        clean, m = b["clean"], b["mask"]
+        known = clean * (1 - m)
+        raw = model.predict_raw(known, m)
+        comp = known + raw * m
+        for g in self.opt_d.param_groups:
+            g["lr"] = self.cfg.lr * _lr_factor(self.cfg, step)
+        d_loss = L.d_hinge_loss(self.disc(torch.cat([clean, m], 1)), self.disc(torch.cat([comp.detach(), m], 1)))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        rec = L.hole_weighted_l1(raw, clean, m, self.hole_weight, 1.0)
+        score, fake_feats = self.disc.features(torch.cat([comp, m], 1))
+        with torch.no_grad():
+            _, real_feats = self.disc.features(torch.cat([clean, m], 1))
+        adv, fm = L.g_hinge_loss(score), L.feature_matching_loss(fake_feats, real_feats)
+        loss = rec + self.adv_weight * adv + self.fm_weight * fm
+        return loss, {"rec": rec.item(), "adv": adv.item(), "fm": fm.item(), "d": d_loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        se, n = 0.0, 0.0
+        for b in batches:
+            out = model(b["clean"], b["mask"]).clamp(0, 1)
+            se += float((((out - b["clean"]) ** 2) * b["mask"]).sum())
+            n += float(b["mask"].sum()) * 3
+        return {"hole_psnr": 10 * math.log10(1.0 / max(se / max(n, 1.0), 1e-10))}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"disc": self.disc.state_dict(), "opt_d": self.opt_d.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            self.disc.load_state_dict(state["disc"])
+            self.opt_d.load_state_dict(state["opt_d"])
+
+
+class ScratchTask(Task):
+    name, arch, metric = "scratch", "scratch_unet", "f1"
+    hparams = {"nc": [16, 32, 64, 128]}
+
+    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+        a = ds.scratch_batch(bank, self.cfg.seed, step, n, size)
+        return {"image": _nchw(a["image"], self.device), "mask": _nchw(a["mask"], self.device)}
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = L.bce_dice_loss(model(b["image"]), b["mask"], pos_weight=2.0)
+        return loss, {"bce_dice": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        tp = fp = fn = 0.0
+        for b in batches:
+            pred = torch.sigmoid(model(b["image"])) > 0.5
+            gt = b["mask"] >= 0.5
+            tp += float((pred & gt).sum())
+            fp += float((pred & ~gt).sum())
+            fn += float((~pred & gt).sum())
+        p, r = tp / max(tp + fp, 1.0), tp / max(tp + fn, 1.0)
+        return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
+
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the loop
+
+
+def _lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` at ``cfg.steps``."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _use_bf16(amp: str, device: torch.device) -> bool:
+    """bf16 autocast: "bf16" forces it, "off" disables it, "auto" uses it on CUDA GPUs that support it."""
+    if amp not in ("auto", "bf16", "off"):
+        raise ValueError(f"amp must be auto, bf16 or off, not {amp!r}")
+    if amp == "auto":
+        return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return amp == "bf16"
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 − decay)·model (buffers copied)."""
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+        if e.dtype.is_floating_point:
+            e.mul_(decay).add_(m.detach(), alpha=1 - decay)
+        else:
+            e.copy_(m)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log records written after the checkpoint being resumed (the run repeats those steps)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line).get("step", 0)) <= step:
+                keep.append(line)
+        except (ValueError, AttributeError):
+            continue
+    path.write_text("".join(k + "\n" for k in keep))
+
+
+def _save(obj: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load_bank(cfg: TrainConfig) -> tuple[ds.Bank, ds.Bank]:
+    if cfg.patch_cache and Path(cfg.patch_cache).exists():
+        bank = ds.PatchBank.load(cfg.patch_cache)
+        n = len(bank.patches)
+        k = max(1, n // 20)
+        return ds.PatchBank(bank.patches[k:]), ds.PatchBank(bank.patches[:k])
+    return ds.ImageBank.from_folders(cfg.data).split()
+
+
+class _Stop:
+    """Turns SIGTERM/SIGINT into a flag so the loop can save a checkpoint before exiting."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, *_: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *_: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, Any]:
+    """Train (or resume) a run; returns {'step', 'best', 'out'}. Stops at ``stop_after`` or ``steps``."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; choose from {sorted(TASKS)}")
+    out = Path(cfg.out)
+    (out / "weights").mkdir(parents=True, exist_ok=True)
+    last = out / "last.pt"
+    state: dict[str, Any] | None = None
+    if resume and last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        old = state["config"]
+        for key in ("task", "arch", "hparams", "seed", "batch", "patch"):
+            if key in old and old[key] != getattr(cfg, key) and getattr(cfg, key) is not None:
+                log(f"resume: {key} changed from {old[key]!r} to {getattr(cfg, key)!r}")
+        cfg.arch, cfg.hparams = old["arch"], old["hparams"]
+        if cfg.amp == "auto":
+            cfg.amp = old.get("amp", "auto")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    task = TASKS[cfg.task](cfg, device)
+    cfg.arch = cfg.arch or task.arch
+    cfg.hparams = dict(cfg.hparams if cfg.hparams is not None else task.hparams)
+    torch.manual_seed(cfg.seed)
+    model = archs.build(cfg.arch, **cfg.hparams).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, best = 0, -math.inf
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state.get("ema", state["model"]))
+        opt.load_state_dict(state["opt"])
+        task.load_state_dict(state.get("task", {}))
+        step, best = int(state["step"]), float(state["best"])
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed {last} at step {step} (best {task.metric} {best:.3f})")
+        _truncate_log(out / "log.jsonl", step)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    train_bank, val_bank = _load_bank(cfg)
+    val = task.val_batches(val_bank)
+    end = min(cfg.steps, cfg.stop_after if cfg.stop_after is not None else cfg.steps)
+    nparams = sum(p.numel() for p in model.parameters())
+    use_bf16 = _use_bf16(cfg.amp, device)
+    log(f"{cfg.task}: {cfg.arch} {cfg.hparams} ({nparams:,} params) on {device}{' bf16' if use_bf16 else ''}, "
+        f"steps {step}→{end}, out {out}")
+
+    def checkpoint() -> None:
+        _save(
+            {
+                "step": step, "best": best, "model": model.state_dict(), "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "task": task.state_dict(), "config": dataclasses.asdict(cfg), "arch": cfg.arch,
+                "hparams": cfg.hparams, "torch_rng": torch.get_rng_state(),
+            },
+            last,
+        )
+
+    def weights_only(path: Path, metrics: dict[str, float]) -> None:
+        _save({"step": step, "model": ema.state_dict(), "arch": cfg.arch, "hparams": cfg.hparams,
+               "metrics": metrics, "config": dataclasses.asdict(cfg)}, path)
+
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=end, initial=step, desc=cfg.task, mininterval=1.0 if sys.stderr.isatty() else 60.0,
+                   dynamic_ncols=True)
+    logf = (out / "log.jsonl").open("a")
+    t_ckpt, t0, acc, nacc = time.monotonic(), time.monotonic(), {}, 0
+    model.train()
+    with _Stop() as stop:
+        while step < end and not stop.requested:
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * _lr_factor(cfg, step)
+            b = task.batch(train_bank, step, cfg.batch, cfg.patch)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, parts = task.loss(model, b, step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            _ema_update(ema, model, 0.0 if step < cfg.warmup else cfg.ema)
+            step += 1
+            nacc += 1
+            for k, v in {"loss": loss.item(), **parts}.items():
+                acc[k] = acc.get(k, 0.0) + v
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            if step % cfg.log_every == 0 or step == end:
+                rec = {"step": step, "lr": opt.param_groups[0]["lr"], "time": round(time.monotonic() - t0, 1)}
+                rec.update({k: round(v / nacc, 6) for k, v in acc.items()})
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                acc, nacc = {}, 0
+            if step % cfg.val_every == 0 or step == end:
+                metrics = task.validate(ema, val)
+                logf.write(json.dumps({"step": step, "val": metrics}) + "\n")
+                logf.flush()
+                log(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+                weights_only(out / "weights" / f"step_{step}.pt", metrics)
+                if metrics[task.metric] > best:
+                    best = metrics[task.metric]
+                    weights_only(out / "best.pt", metrics)
+                checkpoint()
+                t_ckpt = time.monotonic()
+            elif time.monotonic() - t_ckpt > cfg.ckpt_every_s:
+                checkpoint()
+                t_ckpt = time.monotonic()
+        checkpoint()
+    logf.close()
+    if bar is not None:
+        bar.close()
+    if stop.requested:
+        log(f"stopped at step {step}; resume with --resume")
+    return {"step": step, "best": best, "out": str(out)}

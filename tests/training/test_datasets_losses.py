@@ -1,0 +1,52 @@
+"""Patch banks, seeded batches and losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from restorer_gui.training import datasets as ds
+from restorer_gui.training import losses as L
+
+
+def test_bank_split_and_patches(tiny_images: Path, tmp_path: Path) -> None:
+    bank = ds.ImageBank.from_folders([tiny_images])
+    train, val = bank.split(val_every=3)
+    assert len(train.images) + len(val.images) == 6 and len(val.images) == 2
+    p = bank.random_patch(np.random.default_rng(0), 32)
+    assert p.shape == (32, 32, 3) and p.dtype == np.uint8
+    cache = ds.PatchBank.load(bank.save_patches(tmp_path / "c.npy", 5, 40))
+    assert cache.random_patch(np.random.default_rng(1), 32).shape == (32, 32, 3)
+
+
+def test_batches_are_a_function_of_seed_and_step(tiny_images: Path) -> None:
+    bank = ds.ImageBank.from_folders([tiny_images])
+    a, b = ds.denoise_batch(bank, 3, 7, 4, 24), ds.denoise_batch(bank, 3, 7, 4, 24)
+    c = ds.denoise_batch(bank, 3, 8, 4, 24)
+    assert np.array_equal(a["noisy"], b["noisy"]) and not np.array_equal(a["noisy"], c["noisy"])
+    assert a["noisy"].shape == (4, 24, 24, 3) and a["sigma"].shape == (4,)
+    assert float(a["sigma"].max()) <= 55 / 255
+    inp = ds.inpaint_batch(bank, 0, 0, 2, 32)
+    assert inp["mask"].shape == (2, 32, 32) and set(np.unique(inp["mask"])) <= {0.0, 1.0}
+    sc = ds.scratch_batch(bank, 0, 0, 2, 32)
+    assert sc["image"].shape == (2, 32, 32, 3) and 0 <= sc["mask"].min() and sc["mask"].max() <= 1
+
+
+def test_losses() -> None:
+    x = torch.zeros(1, 3, 4, 4)
+    y = torch.ones(1, 3, 4, 4)
+    assert float(L.l1_loss(x, y)) == 1.0
+    assert abs(float(L.charbonnier_loss(x, y)) - 1.0) < 1e-3
+    m = torch.zeros(1, 1, 4, 4)
+    m[..., :2, :] = 1
+    pred = y.clone()
+    pred[..., :2, :] = 0  # wrong only in the hole
+    assert abs(float(L.hole_weighted_l1(pred, y, m, 6.0, 1.0)) - 6 / 7) < 1e-6
+    logits = torch.full((1, 1, 4, 4), -20.0)
+    assert float(L.bce_dice_loss(logits, torch.zeros_like(logits))) < 0.01
+    d = L.PatchDiscriminator(in_ch=4, nc=8)
+    assert d(torch.rand(1, 4, 64, 64)).ndim == 4
+    assert float(L.d_hinge_loss(torch.full((2,), 2.0), torch.full((2,), -2.0))) == 0.0
+    assert abs(float(L.psnr(y * 0.9, y)[0]) - 20.0) < 1e-4
