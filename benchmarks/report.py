@@ -80,9 +80,10 @@ def markdown(results: dict) -> str:
     if memory:
         lines += ["**Peak memory (whole process), MiB**", "", "| MP | " + " | ".join(memory) + " |",
                   "|---|" + "---|" * len(memory)]
-        sizes = [r["megapixels"] for r in next(iter(memory.values()))]
-        for i, mp in enumerate(sizes):
-            lines.append(f"| {mp} | " + " | ".join(f"{memory[t][i]['peak_rss_mib']:.0f}" for t in memory) + " |")
+        by_size = {t: {round(r["megapixels"]): r["peak_rss_mib"] for r in rows} for t, rows in memory.items()}
+        for mp in sorted({mp for sizes in by_size.values() for mp in sizes}):
+            cells = [f"{by_size[t][mp]:.0f}" if mp in by_size[t] else "–" for t in memory]
+            lines.append(f"| {mp} | " + " | ".join(cells) + " |")
         lines.append("")
     batch = results.get("batch")
     if batch:
