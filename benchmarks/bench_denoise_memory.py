@@ -32,6 +32,14 @@ def _rss_mib() -> float:
 
 
 def _peak_mib() -> float:
+    """This process's peak RSS. Linux: VmHWM (ru_maxrss would carry over the parent's peak across exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 

@@ -49,12 +49,16 @@ def markdown(results: dict) -> str:
         lines.append("")
     speed = results.get("speed")
     if speed:
-        lines += ["**Speed, seconds per megapixel**", "", "| network | s/MP |", "|---|---|"]
-        for name, e in {**speed.get("models", {}), **speed.get("references", {})}.items():
-            lines.append(f"| {name} | {_s(e['seconds_per_mp'])} |")
+        lines += ["**Speed, seconds per megapixel** (whole pipeline on a 1 MP photo; bare network on 512-px tiles)",
+                  "", "| network | pipeline s/MP | network s/MP |", "|---|---|---|"]
+        for name, e in speed.get("models", {}).items():
+            net = e.get("network_seconds_per_mp")
+            lines.append(f"| {name} | {_s(e['seconds_per_mp'])} | {_s(net) if net else '–'} |")
+        for name, e in speed.get("references", {}).items():
+            lines.append(f"| {name} (random weights) | – | {_s(e['seconds_per_mp'])} |")
         for key in ("ratio_ours_to_ffdnet", "ratio_ours_to_dncnn"):
             if key in speed:
-                lines.append(f"| {key.replace('_', ' ')} | {speed[key]:.2f}× |")
+                lines.append(f"| {key.replace('_', ' ')} (bare networks) | | {speed[key]:.2f}× |")
         if speed.get("scaling"):
             lines += ["", "Denoise time by size: " + ", ".join(
                 f"{mp} MP {e['seconds']['median']:.1f} s ({e['seconds_per_mp']:.2f} s/MP)" for mp, e in speed["scaling"].items())]
