@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -39,14 +38,7 @@ from pathlib import Path
 TARGET_RATIO = 1.10
 
 
-def _peak_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+from benchmarks.bench_denoise_memory import _peak_mib, _rss_mib  # noqa: E402 - VmHWM: per process, not inherited
 
 
 # --------------------------------------------------------------------------- data
