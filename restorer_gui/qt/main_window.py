@@ -327,12 +327,16 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open the photo", str(exc))
             return False
         self.set_document(Document(image))
+        self._remember_opened(path)
+        return True
+
+    def _remember_opened(self, path: str | Path) -> None:
+        """Recent files (menu and start page) and the folder the next Open starts in."""
         self.settings.add_recent(path)
         self.settings.last_open_dir = str(Path(path).resolve().parent)
         settings_mod.save(self.settings)
         self._rebuild_recent_menu()
         self.welcome.set_recent(self.settings.recent_files)
-        return True
 
     def set_document(self, document: Document | None) -> None:
         old = self.model
@@ -657,10 +661,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open the project", str(exc))
             return False
         self._show_document(doc, selected)
-        self.settings.add_recent(path)
-        settings_mod.save(self.settings)
-        self._rebuild_recent_menu()
-        self.welcome.set_recent(self.settings.recent_files)
+        self._remember_opened(path)
         return True
 
     def _show_document(self, doc: Document, selected: int | None) -> None:
