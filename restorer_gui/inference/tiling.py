@@ -31,17 +31,26 @@ class TileMemoryError(RuntimeError):
     """Even the smallest tile did not fit in memory."""
 
 
-def positions(length: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int]]:
-    """Start/end of tiles covering [0, length): equal size, spread evenly, overlaps ≥ overlap."""
+def positions(length: int, tile: int, overlap: int, multiple: int = 1, min_size: int = 0) -> list[tuple[int, int]]:
+    """Start/end of tiles covering [0, length): as few tiles of at most *tile* as the overlap allows,
+    all of one size, spread evenly, overlaps ≥ overlap.
+
+    The size is the smallest (aligned to *multiple*, at least *min_size*) that still covers the axis
+    with that many tiles: a 1000-pixel side with an 880-pixel limit becomes two ~520-pixel tiles, not
+    two 880-pixel ones that repeat three quarters of the work.
+    """
     if length <= tile:
         return [(0, length)]
     stride = max(1, tile - overlap - (multiple - 1))
     count = math.ceil((length - tile) / stride) + 1
+    # equal spacing floors each start to the multiple, so allow `multiple` of slack per overlap
+    size = math.ceil((length + (count - 1) * (overlap + multiple)) / count)
+    size = min(tile, -(-max(size, min_size) // multiple) * multiple)
     starts = [
-        min(length - tile, (round(i * (length - tile) / (count - 1)) // multiple) * multiple) for i in range(count)
+        min(length - size, (round(i * (length - size) / (count - 1)) // multiple) * multiple) for i in range(count)
     ]
-    starts[-1] = length - tile
-    return [(s, s + tile) for s in sorted(set(starts))]
+    starts[-1] = length - size
+    return [(s, s + size) for s in sorted(set(starts))]
 
 
 def ramp_weights(spans: list[tuple[int, int]], index: int, scale: int = 1) -> np.ndarray:
@@ -120,8 +129,8 @@ class TiledRunner:
         s = self.scale
         if out is not None and out.shape[:2] != (h * s, w * s):
             raise ValueError(f"output is {out.shape[:2]}, expected {(h * s, w * s)}")
-        rows = positions(h, self.tile, self.overlap, self.multiple)
-        cols = positions(w, self.tile, self.overlap, self.multiple)
+        rows = positions(h, self.tile, self.overlap, self.multiple, self.floor)
+        cols = positions(w, self.tile, self.overlap, self.multiple, self.floor)
         col_weights = [ramp_weights(cols, j, s) for j in range(len(cols))]
         total = len(rows) * len(cols)
         in_max = _max_value(image.dtype)

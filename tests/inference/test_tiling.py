@@ -29,12 +29,41 @@ def test_positions_cover_the_axis_with_equal_tiles_and_enough_overlap():
     for length, tile, overlap, multiple in [(1000, 256, 32, 1), (513, 128, 32, 8), (130, 128, 16, 1), (64, 128, 16, 1)]:
         spans = positions(length, tile, overlap, multiple)
         assert spans[0][0] == 0 and spans[-1][1] == length
-        assert all(b - a == min(tile, length) for a, b in spans)
+        size = spans[0][1] - spans[0][0]
+        assert all(b - a == size for a, b in spans) and size <= min(tile, length)
         assert all(spans[i][1] - spans[i + 1][0] >= overlap for i in range(len(spans) - 1))
         total = np.zeros(length)
         for i in range(len(spans)):
             total[spans[i][0] : spans[i][1]] += ramp_weights(spans, i)
         assert np.allclose(total, 1.0, atol=1e-6)  # the ramps are complementary
+
+
+def test_positions_balance_the_tiles_instead_of_repeating_work():
+    # a 1000-px side with an 880-px limit: two tiles of about half the side, not two of 880
+    spans = positions(1000, 880, 32, 8)
+    assert len(spans) == 2 and spans[0][1] - spans[0][0] <= 528
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        multiple = int(rng.choice([1, 2, 8, 16]))
+        overlap = int(rng.integers(0, 65))
+        tile = int(rng.integers(max(2 * overlap + 2 * multiple, 16), 1100))
+        tile = max(multiple, tile // multiple * multiple)
+        length = int(rng.integers(1, 5000))
+        min_size = int(rng.integers(0, tile + 1))
+        spans = positions(length, tile, overlap, multiple, min_size)
+        size = spans[0][1] - spans[0][0]
+        assert spans[0][0] == 0 and spans[-1][1] == length
+        assert all(b - a == size for a, b in spans) and size <= max(tile, 1)
+        assert all(a % multiple == 0 for a, _ in spans[:-1])
+        assert size == length or (size % multiple == 0 and size >= min(min_size, tile))
+        assert all(spans[i][1] - spans[i + 1][0] >= overlap for i in range(len(spans) - 1)), (length, tile, overlap, multiple)
+        # no more tiles than the old fixed-size layout and, with them, no more pixels than needed
+        stride = max(1, tile - overlap - (multiple - 1))
+        count = 1 if length <= tile else -(-(length - tile) // stride) + 1
+        assert len(spans) <= count
+        if len(spans) > 1:
+            slack = (len(spans) - 1) * (overlap + 2 * multiple) + len(spans) * multiple
+            assert len(spans) * size <= max(length + slack, len(spans) * -(-min_size // multiple) * multiple)
 
 
 def test_tiled_output_equals_the_whole_image_output(net):
@@ -89,8 +118,9 @@ def test_out_of_memory_halves_the_tile_and_retries(net):
     runner = TiledRunner(flaky, tile=128, overlap=32)
     out = runner.run(image)
     whole = TiledRunner(_fn(net), tile=1024).run(image)
-    assert sizes[0] == 128 and runner.oom_retries >= 1 and runner.tile_limit <= 64
-    assert sizes.count(128) == 1  # later tiles skip the size that failed
+    first = positions(130, 128, 32)[0][1]  # two balanced tiles of 82 px
+    assert sizes[0] == first > 64 and runner.oom_retries >= 1 and runner.tile_limit <= 64
+    assert sizes.count(first) == 1  # later tiles skip the size that failed
     assert np.abs(out - whole).max() < 1e-3
 
     def always(x):
