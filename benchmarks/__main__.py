@@ -57,13 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         results["memory"] = memory.run((1, 4) if args.quick else (1, 4, 16, 64, 100))
     if "batch" in parts:
-        try:
-            from benchmarks import bench_batch
-        except ImportError:
-            results["batch"] = {"summary": "batch benchmark not available"}
-        else:
-            results["batch"] = bench_batch.run_for_report(quick=args.quick) if hasattr(bench_batch, "run_for_report") \
-                else {"summary": "run python -m benchmarks.bench_batch"}
+        from benchmarks import bench_batch
+
+        results["batch"] = bench_batch.run_for_report(quick=args.quick)
     out_json = stem.with_suffix(".json")
     previous = json.loads(out_json.read_text()) if out_json.exists() else {}
     merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}

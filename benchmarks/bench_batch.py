@@ -217,6 +217,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=3000)
     parser.add_argument("--nc", type=int, nargs=4, default=[8, 16, 32, 64])
     parser.add_argument("--nb", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a .safetensors model with its card beside it (default: random-weight denoise_unet)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "restorer-bench-batch")
     parser.add_argument("--note", default="", help="conditions worth recording (e.g. 'training paused')")
     parser.add_argument("--no-save", action="store_true", help="print only, do not write results/")
@@ -231,45 +233,66 @@ def main() -> None:
         args.result.write_text(json.dumps(fn(args.folder, args.weights, args.out)), encoding="utf-8")
         return
 
-    args.cache.mkdir(parents=True, exist_ok=True)
+    payload = measure(args.files, args.small_files, args.width, args.height, args.cache,
+                      nc=args.nc, nb=args.nb, model=args.model, note=args.note)
+    if not args.no_save:
+        from benchmarks.common import save
+
+        print(f"saved {save('batch', payload)}")
+
+
+def measure(files: int, small_files: int, width: int, height: int, cache: Path, *, nc: list[int] | None = None,
+            nb: int = 1, model: Path | None = None, note: str = "") -> dict:
+    """Run the three phases and return the result record (see the module docstring).
+
+    *model*: a ``.safetensors`` file with its card beside it (e.g. a built-in model); without it a
+    random-weight ``denoise_unet`` of widths *nc* and depth *nb*.
+    """
+    nc = list(nc or [8, 16, 32, 64])
+    cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    source = _prepare(args.cache, args.files, args.height, args.width)
-    full, small = _subset(source, args.files), _subset(source, args.small_files)
-    weights = _weights(args.cache, args.nc, args.nb)
-    print(f"data ready in {time.perf_counter() - t0:.0f} s: {args.files} photos in {source}", flush=True)
+    source = _prepare(cache, files, height, width)
+    full, small = _subset(source, files), _subset(source, small_files)
+    weights = Path(model) if model else _weights(cache, nc, nb)
+    print(f"data ready in {time.perf_counter() - t0:.0f} s: {files} photos in {source}", flush=True)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
         work = Path(tmp)
-        model = _run_child("model", full, weights, work)
-        print(f"model only: {sum(model['seconds']):.1f} s", flush=True)
+        model_run = _run_child("model", full, weights, work)
+        print(f"model only: {sum(model_run['seconds']):.1f} s", flush=True)
         batch = _run_child("batch", full, weights, work)
-        print(f"batch of {args.files}: {batch['wall_seconds']:.1f} s", flush=True)
+        print(f"batch of {files}: {batch['wall_seconds']:.1f} s", flush=True)
         batch_small = _run_child("batch", small, weights, work)
-        print(f"batch of {args.small_files}: {batch_small['wall_seconds']:.1f} s", flush=True)
-    model_total = sum(model["seconds"])
+        print(f"batch of {small_files}: {batch_small['wall_seconds']:.1f} s", flush=True)
+    model_total = sum(model_run["seconds"])
     ratio = batch["wall_seconds"] / model_total
-    mp = args.width * args.height / 1e6
+    mp = width * height / 1e6
+    if model:
+        card = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+        model_info = {"id": card.get("id"), "architecture": card.get("architecture"), "hparams": card.get("hparams"),
+                      "weights": "trained" if not card.get("untrained") else "untrained"}
+    else:
+        model_info = {"architecture": "denoise_unet", "hparams": {"nc": nc, "nb": nb}, "weights": "random (seed 0)"}
     payload = {
-        "images": {"count": args.files, "width": args.width, "height": args.height, "megapixels_each": mp,
+        "images": {"count": files, "width": width, "height": height, "megapixels_each": mp,
                    "format": "JPEG q92 in, JPEG q95 out (format 'same')", "generator": "bench_batch._photo"},
-        "model": {"architecture": "denoise_unet", "hparams": {"nc": args.nc, "nb": args.nb},
-                  "weights": "random (seed 0)", "device": "cpu", "torch_threads": batch["torch_threads"]},
+        "model": {**model_info, "device": "cpu", "torch_threads": batch["torch_threads"]},
         "pipeline": {"decode_threads": 1, "encode_threads": 1, "queue_size": 2, "sigma": 15},
-        "model_only": {"total_seconds": round(model_total, 2), "per_image_seconds": _stats(model["seconds"]),
-                       **_contention(model)},
+        "model_only": {"total_seconds": round(model_total, 2), "per_image_seconds": _stats(model_run["seconds"]),
+                       **_contention(model_run)},
         "batch": {
-            "files": args.files,
+            "files": files,
             "wall_seconds": round(batch["wall_seconds"], 2),
             "per_file_model_seconds": _stats(batch["model_seconds"]),
             "first_file_started_after_s": round(batch["first_file_started_after_s"], 3),
             "megapixels_per_second": round(batch["megapixels"] / batch["wall_seconds"], 3),
-            "files_per_minute": round(60 * args.files / batch["wall_seconds"], 2),
+            "files_per_minute": round(60 * files / batch["wall_seconds"], 2),
             "rss_after_model_load_mib": round(batch["rss_after_model_load_mib"], 1),
             "peak_rss_mib": round(batch["peak_rss_mib"], 1),
             **_contention(batch),
         },
         "batch_small": {
-            "files": args.small_files,
+            "files": small_files,
             "wall_seconds": round(batch_small["wall_seconds"], 2),
             "rss_after_model_load_mib": round(batch_small["rss_after_model_load_mib"], 1),
             "peak_rss_mib": round(batch_small["peak_rss_mib"], 1),
@@ -280,23 +303,43 @@ def main() -> None:
         # the model's own time inside the batch) × how much the I/O threads slowed the model.
         "batch_wall_over_its_model_time": round(batch["wall_seconds"] / sum(batch["model_seconds"]), 4),
         "batch_model_median_over_model_only_median": round(
-            statistics.median(batch["model_seconds"]) / statistics.median(model["seconds"]), 4),
+            statistics.median(batch["model_seconds"]) / statistics.median(model_run["seconds"]), 4),
         "target_ratio": TARGET_RATIO,
         "within_target": ratio <= TARGET_RATIO,
         "peak_rss_growth_mib": round(batch["peak_rss_mib"] - batch_small["peak_rss_mib"], 1),
         "load_average_before": [round(x, 2) for x in load_before],
-        "note": args.note,
+        "note": note,
     }
     print(
-        f"{args.files}×{mp:g} MP: model alone {model_total:.1f} s, batch {batch['wall_seconds']:.1f} s "
+        f"{files}×{mp:g} MP: model alone {model_total:.1f} s, batch {batch['wall_seconds']:.1f} s "
         f"(ratio {ratio:.3f}, target ≤ {TARGET_RATIO}); {payload['batch']['megapixels_per_second']} MP/s; "
-        f"peak RSS {batch_small['peak_rss_mib']:.0f} MiB for {args.small_files} files, "
-        f"{batch['peak_rss_mib']:.0f} MiB for {args.files}"
+        f"peak RSS {batch_small['peak_rss_mib']:.0f} MiB for {small_files} files, "
+        f"{batch['peak_rss_mib']:.0f} MiB for {files}"
     )
-    if not args.no_save:
-        from benchmarks.common import save
+    return payload
 
-        print(f"saved {save('batch', payload)}")
+
+def run_for_report(quick: bool = False, cache: Path | None = None) -> dict:
+    """The batch part of ``python -m benchmarks``: the built-in denoiser over a folder of generated
+    JPEG scans (12 × 6 MP; --quick: 3 × 1 MP), against its own time on the same photos."""
+    from restorer_gui.inference import registry
+
+    info = next((i for i in registry.list_models("denoise") if i.builtin and not i.untrained), None)
+    if info is None or info.card_path is None:
+        return {"summary": "no trained built-in denoiser"}
+    card = json.loads(Path(info.card_path).read_text(encoding="utf-8"))
+    weights = Path(info.card_path).parent / card.get("weights", f"{info.id}.safetensors")
+    files, small, (width, height) = (3, 2, (1200, 800)) if quick else (12, 4, (3000, 2000))
+    cache = cache or Path(tempfile.gettempdir()) / "restorer-bench-batch"
+    payload = measure(files, small, width, height, cache, model=weights)
+    b = payload["batch"]
+    payload["summary"] = (
+        f"{files} × {width * height / 1e6:g} MP JPEGs, {info.id}: model alone {payload['model_only']['total_seconds']:.1f} s, "
+        f"batch {b['wall_seconds']:.1f} s (ratio {payload['ratio_batch_to_model']:.2f}, target ≤ {TARGET_RATIO}); "
+        f"{b['megapixels_per_second']:.2f} MP/s, {b['files_per_minute']:.1f} files/min; peak RSS "
+        f"{payload['batch_small']['peak_rss_mib']:.0f} MiB ({small} files) vs {b['peak_rss_mib']:.0f} MiB ({files} files)"
+    )
+    return payload
 
 
 if __name__ == "__main__":

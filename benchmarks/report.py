@@ -91,7 +91,8 @@ def markdown(results: dict) -> str:
         lines.append("")
     batch = results.get("batch")
     if batch:
-        lines += ["**Batch**", "", f"```\n{batch.get('summary', batch)}\n```", ""]
+        lines += ["**Batch** (whole folder through the batch pipeline vs the model alone on the same photos)", "",
+                  f"{batch.get('summary', 'not run')}", ""]
     return "\n".join(lines)
 
 
