@@ -237,7 +237,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 def cmd_detect_scratches(args: argparse.Namespace) -> int:
     inputs = [Path(args.input)]
     targets = _targets(inputs, args.output)
-    if not 0 <= args.threshold <= 1:
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise CommandError("--threshold must be between 0 and 1")
     model = _load_model(args.model, "detect-scratches", args.device)
     from restorer_gui.inference import pipelines
@@ -428,7 +428,8 @@ def _add_restore_commands(sub: Any) -> None:
     p.add_argument("input", metavar="INPUT")
     p.add_argument("-o", "--output", required=True, metavar="MASK.png")
     p.add_argument("--model", metavar="ID|PATH")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability from which a pixel is damage (0-1)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="probability from which a pixel is damage (0-1; default: the model card's, else 0.5)")
     _add_engine_options(p)
     p.set_defaults(func=cmd_detect_scratches)
 

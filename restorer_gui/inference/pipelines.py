@@ -477,18 +477,32 @@ def _merge(boxes: list[Box]) -> list[Box]:
 # --------------------------------------------------------------------------- detect / generic
 
 
+def card_threshold(model: LoadedModel, default: float = 0.5) -> float:
+    """The probability cut a detector's card recommends (chosen on held-out training images), else
+    *default*; a card value outside 0–1 is ignored."""
+    value = model.info.card.get("threshold") if isinstance(model.info.card, dict) else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    return value if 0.0 <= value <= 1.0 else default
+
+
 def detect_scratches(
     image: np.ndarray,
     model: LoadedModel,
     *,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     tile: int | None = None,
     overlap: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """H×W uint8 mask, 255 where the model's scratch probability is at least *threshold*."""
+    """H×W uint8 mask, 255 where the model's scratch probability is at least *threshold*
+    (default: the threshold in the model's card, else 0.5)."""
     _require(model, "detect-scratches")
+    if threshold is None:
+        threshold = card_threshold(model)
     if not 0.0 <= threshold <= 1.0:
         raise PipelineError("the threshold must be between 0 and 1")
     parts = _split(image)

@@ -48,6 +48,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default="runs/eval", help="folder for results.json and comparison grids")
     e.add_argument("--no-ssim", action="store_true")
+    e.add_argument("--threshold", type=float, default=None,
+                   help="scratch: probability cut (default: the best F1 on held-out training images, "
+                        "written to the card with --update-card)")
     e.add_argument("--update-card", action="store_true", help="write the numbers into the model's card")
     e.add_argument("--threads", type=int, default=2)
     e.set_defaults(func=_cmd_eval)
@@ -116,8 +119,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     elif args.task == "inpaint":
         res = ev.inpaint_eval(model, sets, args.kinds, args.seed, args.max_images, out)
     else:
+        tuning = None
+        threshold = args.threshold
+        if threshold is None:
+            tuning = ev.tune_scratch_threshold(model)
+            threshold = tuning["threshold"]
         real = ev.DEFAULT_TEST_ROOT.parent / "real"
-        res = ev.scratch_eval(model, sets, args.seed, max_images=args.max_images, out_dir=out, real=real if real.is_dir() else None)
+        res = ev.scratch_eval(model, sets, args.seed, threshold=threshold, max_images=args.max_images, out_dir=out,
+                              real=real if real.is_dir() else None)
+        res = {name: {**r, "threshold": threshold} for name, r in res.items()}
+        if tuning is not None:
+            res["threshold_tuning"] = tuning
     res = {"task": args.task, "seed": args.seed, "max_images": args.max_images, "results": res}
     (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
@@ -125,7 +137,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if card is None:
             print("--update-card needs a models/ id, card or .safetensors with a card", file=sys.stderr)
             return 2
-        update_card(card, {"test": res["results"], "eval_seed": args.seed})
+        fields = {"threshold": threshold} if args.task == "scratch" else None
+        update_card(card, {"test": res["results"], "eval_seed": args.seed}, fields=fields)
     return 0
 
 

@@ -57,6 +57,18 @@ def augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(patch, int(rng.integers(4))))
 
 
+def held_out(count: int, val_every: int = 20) -> np.ndarray:
+    """Which of ``count`` images (sorted by name) the trainers hold out for validation."""
+    return np.arange(count) % val_every == val_every // 2
+
+
+def held_out_paths(folders: Iterable[str | Path], val_every: int = 20) -> list[Path]:
+    """The held-out training images (never trained on), without decoding the others."""
+    paths = list_images(folders)
+    keep = held_out(len(paths), val_every)
+    return [p for p, k in zip(paths, keep, strict=True) if k]
+
+
 class ImageBank:
     """Decoded uint8 images held in memory; random augmented crops."""
 
@@ -76,7 +88,7 @@ class ImageBank:
     def split(self, val_every: int = 20) -> tuple[ImageBank, ImageBank]:
         """(train, held-out) split: every ``val_every``-th image (by sorted name) is held out."""
         idx = np.arange(len(self.images))
-        val = idx % val_every == val_every // 2
+        val = held_out(len(self.images), val_every)
         if val.all() or not val.any():
             return self, self
         pick = lambda keep: ([self.images[i] for i in idx[keep]], [self.names[i] for i in idx[keep]])  # noqa: E731

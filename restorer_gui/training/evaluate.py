@@ -23,7 +23,7 @@ from PIL import Image
 
 from restorer_gui.core import degradations as deg
 from restorer_gui.inference import archs
-from restorer_gui.training.datasets import list_images, load_rgb
+from restorer_gui.training.datasets import held_out_paths, list_images, load_rgb
 from restorer_gui.training.trainer import REPO_ROOT
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "resolve_sets",
     "run_model",
     "scratch_eval",
+    "tune_scratch_threshold",
 ]
 
 DEFAULT_TEST_ROOT = REPO_ROOT.parent / "shared" / "data" / "test"
@@ -268,6 +269,43 @@ def inpaint_eval(
 # scratch detection
 
 
+def _scratch_prob(model: torch.nn.Module, img: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-run_model(model, img)[:, :, 0]))
+
+
+def tune_scratch_threshold(
+    model: torch.nn.Module,
+    folders: Sequence[str | Path] | None = None,
+    seed: int = 1,
+    max_images: int | None = 24,
+    thresholds: Sequence[float] = tuple(np.round(np.arange(0.2, 0.81, 0.05), 2)),
+) -> dict[str, Any]:
+    """The probability cut with the best pixel F1 on the trainers' held-out *training* images, aged with
+    seeded `age_photo` as in `scratch_eval` (never the test sets). Returns the threshold and F1 per cut."""
+    from restorer_gui.training.trainer import DEFAULT_TRAIN_DATA
+
+    paths = held_out_paths(folders or DEFAULT_TRAIN_DATA)[:max_images]
+    if not paths:
+        raise FileNotFoundError("no held-out training images to tune the threshold on")
+    cuts = np.asarray(thresholds, np.float64)
+    tp, fp, fn = np.zeros(len(cuts)), np.zeros(len(cuts)), np.zeros(len(cuts))
+    for idx, path in enumerate(paths):
+        clean = load_rgb(path).astype(np.float32) / 255
+        aged, mask = deg.age_photo(clean, np.random.default_rng([seed, 9001, idx]), 1.0)
+        prob, gt = _scratch_prob(model, aged).ravel(), mask.ravel() >= 0.5
+        pos, neg = np.sort(prob[gt]), np.sort(prob[~gt])
+        above_pos = len(pos) - np.searchsorted(pos, cuts, side="right")
+        above_neg = len(neg) - np.searchsorted(neg, cuts, side="right")
+        tp += above_pos
+        fp += above_neg
+        fn += len(pos) - above_pos
+    p, r = tp / np.maximum(tp + fp, 1), tp / np.maximum(tp + fn, 1)
+    f1 = 2 * p * r / np.maximum(p + r, 1e-12)
+    best = int(np.argmax(f1))
+    return {"threshold": float(cuts[best]), "f1": {f"{c:.2f}": round(float(v), 4) for c, v in zip(cuts, f1, strict=True)},
+            "images": len(paths)}
+
+
 def scratch_eval(
     model: torch.nn.Module,
     sets: dict[str, Path],
@@ -281,7 +319,7 @@ def scratch_eval(
     """Pixel precision/recall/F1 (micro-averaged) on held-out images aged with seeded `age_photo`;
     also writes probability masks for the real scans in ``real`` when given."""
     results: dict[str, Any] = {}
-    prob_fn: Callable[[np.ndarray], np.ndarray] = lambda img: 1 / (1 + np.exp(-run_model(model, img)[:, :, 0]))  # noqa: E731
+    prob_fn: Callable[[np.ndarray], np.ndarray] = lambda img: _scratch_prob(model, img)  # noqa: E731
     for set_name, folder in sets.items():
         tp = fp = fn = 0
         for idx, path in enumerate(_images(folder, max_images)):

@@ -102,11 +102,14 @@ def export_checkpoint(
     return weights, card_path
 
 
-def update_card(card_path: str | Path, metrics: dict[str, Any], notes: str | None = None) -> None:
-    """Merge ``metrics`` into a card's ``metrics`` (and replace its notes when given)."""
+def update_card(card_path: str | Path, metrics: dict[str, Any], notes: str | None = None,
+                fields: dict[str, Any] | None = None) -> None:
+    """Merge ``metrics`` into a card's ``metrics``, set top-level ``fields`` (e.g. a detector's
+    ``threshold``) and replace its notes when given."""
     path = Path(card_path)
     card = json.loads(path.read_text())
     card.setdefault("metrics", {}).update(metrics)
+    card.update(fields or {})
     if notes is not None:
         card["notes"] = notes
     path.write_text(json.dumps(card, indent=2) + "\n")

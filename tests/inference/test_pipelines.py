@@ -108,6 +108,23 @@ def test_detect_scratches_returns_a_binary_mask(models):
     assert pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.0).min() == 255
 
 
+def test_detect_scratches_uses_the_cut_from_the_models_card(models):
+    import dataclasses
+
+    photo = _photo(64, 50)
+    model = models["detect-scratches"]
+    masks = {}
+    for cut in (0.0, 1.0, "junk", 7):
+        info = dataclasses.replace(model.info, card={**model.info.card, "threshold": cut})
+        carded = dataclasses.replace(model, info=info)
+        masks[cut] = pipelines.detect_scratches(photo, carded)
+    assert masks[0.0].min() == 255  # every probability is ≥ 0
+    assert np.array_equal(masks[1.0], pipelines.detect_scratches(photo, model, threshold=1.0))
+    default = pipelines.detect_scratches(photo, model, threshold=0.5)
+    assert np.array_equal(masks["junk"], default) and np.array_equal(masks[7], default)  # bad values: 0.5
+    assert not np.array_equal(masks[0.0], masks[1.0])
+
+
 def test_progress_and_cancel_in_pipelines(models):
     seen = []
     pipelines.denoise(_photo(100, 100), models["denoise"], tile=40, progress=lambda f, m: seen.append(f))

@@ -91,3 +91,48 @@ def test_inpaint_and_scratch_eval(tiny_images: Path, tmp_path: Path) -> None:
     det = archs.build("scratch_unet", nc=[8, 16]).eval()
     sc = ev.scratch_eval(det, two, max_images=2, out_dir=tmp_path)
     assert 0 <= sc["two"]["f1"] <= 1
+
+
+class _ConstantDetector(torch.nn.Module):
+    """Probability 0.5 everywhere: every cut below 0.5 marks all pixels, every cut from 0.5 none."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[:, :1])
+
+
+def test_threshold_is_tuned_on_held_out_training_images(tiny_images: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from restorer_gui.core import degradations as deg
+    from restorer_gui.training.datasets import held_out_paths, load_rgb
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in range(40):  # 40 names: held out are the 10th and 30th
+        (folder / f"im{i:02d}.png").write_bytes(sorted(tiny_images.iterdir())[i % 6].read_bytes())
+    assert [p.name for p in held_out_paths([folder])] == ["im10.png", "im30.png"]
+    res = ev.tune_scratch_threshold(_ConstantDetector(), [folder], seed=3)
+    assert res["images"] == 2 and res["threshold"] == 0.2
+    assert res["f1"]["0.50"] == 0.0 and res["f1"]["0.80"] == 0.0
+    # below 0.5 everything is marked: F1 = 2·share / (1 + share) with share = damaged pixels
+    pos = tot = 0
+    for idx, path in enumerate(held_out_paths([folder])):
+        _, mask = deg.age_photo(load_rgb(path).astype(np.float32) / 255, np.random.default_rng([3, 9001, idx]), 1.0)
+        pos, tot = pos + int((mask >= 0.5).sum()), tot + mask.size
+    share = pos / tot
+    assert res["f1"]["0.45"] == pytest.approx(2 * share / (1 + share), abs=1e-4)
+
+
+def test_scratch_eval_cli_writes_the_tuned_threshold_into_the_card(tiny_images: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    train(_cfg("scratch", run, tiny_images, hparams={"nc": [8, 16]}, steps=4, val_every=4))
+    w, card = export_checkpoint(run / "best.pt", "tiny-det", tmp_path / "models", measure_speed=False)
+    assert json.loads(card.read_text())["task"] == "detect-scratches"
+    monkeypatch.setattr(ev, "tune_scratch_threshold", lambda model, **kw: {"threshold": 0.35, "f1": {}, "images": 1})
+    out = tmp_path / "eval"
+    rc = cli_main(["eval", "scratch", "--model", str(w), "--sets", str(tiny_images), "--max-images", "2",
+                   "--out", str(out), "--update-card"])
+    info = json.loads(card.read_text())
+    assert rc == 0 and info["threshold"] == 0.35
+    assert info["metrics"]["test"][tiny_images.name]["threshold"] == 0.35
