@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-images", type=int, default=None, help="images per test set (default: all)")
     parser.add_argument("--bm3d-images", type=int, default=None, help="run CBM3D on the first N images only (slow)")
+    parser.add_argument("--quality-tasks", default="denoise,inpaint,detect-scratches",
+                        help="which built-in models the quality part measures (a later run keeps the others' figures)")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -42,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
 
         grids = stem.with_name(stem.name + "-grids")
         grids.mkdir(exist_ok=True)
+        tasks = tuple(t.strip() for t in args.quality_tasks.split(",") if t.strip())
+        unknown_tasks = set(tasks) - set(quality.TASKS)
+        if unknown_tasks:
+            parser.error(f"unknown quality task(s): {', '.join(sorted(unknown_tasks))}")
         results["quality"] = quality.run(args.max_images or (3 if args.quick else None),
-                                         args.bm3d_images or (1 if args.quick else None), grids)
+                                         args.bm3d_images or (1 if args.quick else None), grids, tasks)
     if "speed" in parts:
         from benchmarks import speed
 
@@ -63,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     out_json = stem.with_suffix(".json")
     previous = json.loads(out_json.read_text()) if out_json.exists() else {}
     merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}
+    if "quality" in results and "quality" in previous:  # per task: a run of some tasks keeps the others
+        merged["quality"] = {**previous["quality"], **results["quality"]}
     out_json.write_text(json.dumps(merged, indent=2, default=str) + "\n", encoding="utf-8")
     table = report.markdown(merged)
     stem.with_suffix(".md").write_text(table + "\n", encoding="utf-8")

@@ -87,11 +87,18 @@ def inpaint(model_card: Path, sets: dict[str, Path], max_images: int | None, out
 def scratch(model_card: Path, sets: dict[str, Path], max_images: int | None, out_dir: Path | None) -> dict:
     from restorer_gui.training import evaluate
 
+    import json
+
     model, _ = evaluate.load_model(model_card)
-    return evaluate.scratch_eval(model, sets, max_images=max_images, out_dir=out_dir)
+    threshold = float(json.loads(Path(model_card).read_text(encoding="utf-8")).get("threshold", 0.5))
+    figures = evaluate.scratch_eval(model, sets, threshold=threshold, max_images=max_images, out_dir=out_dir)
+    return {name: {**e, "threshold": threshold} for name, e in figures.items()}
 
 
-def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None) -> dict:
+TASKS = ("denoise", "inpaint", "detect-scratches")
+
+
+def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None, tasks: tuple[str, ...] = TASKS) -> dict:
     """Everything the built-in models allow; a task without a built-in model is reported as such."""
     from restorer_gui.inference import registry
     from restorer_gui.training import evaluate
@@ -100,6 +107,8 @@ def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None) -
     kodak = {"Kodak24": sets["Kodak24"]} if "Kodak24" in sets else {}
     result: dict = {}
     for task, fn, where in (("denoise", denoise, sets), ("inpaint", inpaint, kodak), ("detect-scratches", scratch, kodak)):
+        if task not in tasks:
+            continue
         info = next((i for i in registry.list_models(task) if i.builtin and not i.untrained), None)
         if info is None or info.card_path is None:
             result[task] = {"model": None, "note": "no trained built-in model"}

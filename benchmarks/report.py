@@ -43,7 +43,8 @@ def markdown(results: dict) -> str:
         sc = quality.get("detect-scratches", {})
         lines += ["", "**Scratch detection** (held-out synthetic damage)", ""]
         for set_name, e in (sc.get("figures") or {}).items():
-            lines.append(f"- {set_name}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f}")
+            cut = f" at probability cut {e['threshold']:.2f}" if "threshold" in e else ""
+            lines.append(f"- {set_name}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f}{cut}")
         if not sc.get("figures"):
             lines.append(f"- {sc.get('note', 'not run')}")
         lines.append("")
