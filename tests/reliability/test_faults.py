@@ -63,7 +63,8 @@ def test_out_of_memory_halves_the_tiles_then_completes(tiny, tally):
     expected = pipelines.denoise(image, model, sigma=10, tile=96)
     out = pipelines.denoise(image, dataclasses.replace(model, forward=forward), sigma=10, tile=96)
     np.testing.assert_array_equal(out, expected)
-    assert seen[0] == 96 and max(seen[1:]) == 48  # 96 → 48, and every later tile stays at 48
+    # 96 → a limit of 48 (balanced tiles of up to 48), and no later tile goes above it or halves again
+    assert seen[0] == 96 and 24 < max(seen[1:]) <= 48 and min(seen[1:]) > 24
     tally["fault injections: out of memory → smaller tiles"] += 1
 
 
