@@ -168,7 +168,7 @@ class InpaintTask(Task):
         clean, m = b["clean"], b["mask"]
         known = clean * (1 - m)
         raw = model.predict_raw(known, m)
-        comp = known + raw * m
+        comp = known + raw.clamp(0.0, 1.0) * m
         for g in self.opt_d.param_groups:
             g["lr"] = self.cfg.lr * _lr_factor(self.cfg, step)
         d_loss = L.d_hinge_loss(self.disc(torch.cat([clean, m], 1)), self.disc(torch.cat([comp.detach(), m], 1)))

@@ -78,3 +78,46 @@ def test_sigma_estimate_on_flat_noise() -> None:
     est = estimate_sigma(x)
     assert est.shape == (2,)
     assert torch.allclose(est, torch.full((2,), 0.1), rtol=0.1)
+
+
+def test_push_pull_fill_keeps_known_pixels_and_fills_from_their_colours() -> None:
+    from restorer_gui.inference.archs.inpaint_net import push_pull_fill
+
+    torch.manual_seed(3)
+    image = torch.rand(2, 3, 37, 50)
+    hole = torch.zeros(2, 1, 37, 50)
+    hole[0, :, 5:30, 10:45] = 1  # a wide hole
+    hole[1, :, :, 20:22] = 1  # a thin vertical scratch through the whole image
+    fill = push_pull_fill(image * (1 - hole), hole)
+    known = hole < 0.5
+    assert torch.allclose(fill.expand_as(image)[known.expand_as(image)], image[known.expand_as(image)], atol=1e-6)
+    # a convex blend of known colours: never outside their range
+    for b in range(2):
+        sel = image[b][known[b].expand(3, -1, -1)].view(3, -1)
+        inside = fill[b][~known[b].expand(3, -1, -1)].view(3, -1)
+        assert (inside >= sel.min(1, keepdim=True).values - 1e-6).all()
+        assert (inside <= sel.max(1, keepdim=True).values + 1e-6).all()
+    # the scratch takes its neighbours' colours: a left/right split image fills with a value in between
+    halves = torch.zeros(1, 3, 16, 16)
+    halves[..., 8:] = 1.0
+    scratch = torch.zeros(1, 1, 16, 16)
+    scratch[..., 7:9] = 1
+    filled = push_pull_fill(halves * (1 - scratch), scratch)
+    assert 0.0 < float(filled[..., 7:9].mean()) < 1.0
+    flat = torch.full((1, 3, 9, 9), 0.3)
+    assert torch.allclose(push_pull_fill(flat * (1 - scratch[..., :9, :9]), scratch[..., :9, :9]), flat, atol=1e-6)
+    assert torch.allclose(push_pull_fill(torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8)), torch.full((1, 3, 8, 8), 0.5))
+
+
+def test_untrained_inpainter_gives_the_smooth_fill() -> None:
+    from restorer_gui.inference.archs.inpaint_net import push_pull_fill
+
+    torch.manual_seed(0)
+    m = archs.build("inpaint_net", **TINY["inpaint_net"]).eval()
+    image = torch.rand(1, 3, 24, 32)
+    hole = torch.zeros(1, 1, 24, 32)
+    hole[..., 6:18, 8:20] = 1
+    with torch.no_grad():
+        out = m(image, hole)
+    expected = image * (1 - hole) + push_pull_fill(image * (1 - hole), hole) * hole
+    assert torch.allclose(out, expected, atol=1e-6)

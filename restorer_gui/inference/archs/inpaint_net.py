@@ -1,5 +1,9 @@
 """Inpainting encoder–decoder: gated convolutions around a bottleneck of Fourier (FFC-style) residual
-blocks, whose spectral branch sees the whole image, so wide holes get structure from far context."""
+blocks, whose spectral branch sees the whole image, so wide holes get structure from far context.
+
+The network does not start from a black hole: a push–pull pyramid first fills the hole smoothly from
+its surroundings (cheap, no weights), the network sees that fill and predicts a correction to it
+(its output layer starts at zero, so an untrained net already gives the smooth fill)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ from torch import nn
 
 from restorer_gui.inference.archs import register
 
-__all__ = ["GatedConv", "FourierUnit", "FFCResBlock", "InpaintNet", "build_inpaint_net"]
+__all__ = ["GatedConv", "FourierUnit", "FFCResBlock", "InpaintNet", "build_inpaint_net", "push_pull_fill"]
+
+
+def push_pull_fill(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Fill ``hole`` (B×1×H×W, 1 = missing) smoothly from the known pixels: average known colour down a
+    2× pyramid until nothing is missing, then blend each finer level with the coarser fill where that
+    level lacks data (push–pull). Known pixels come back unchanged; an all-hole image becomes grey."""
+    valid = 1.0 - hole
+    levels = [(image * valid, valid)]
+    while min(levels[-1][1].shape[-2:]) > 1 and bool((levels[-1][1] <= 1e-6).any()):
+        x, w = levels[-1]
+        levels.append((F.avg_pool2d(x, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
+    x, w = levels[-1]
+    fill = torch.where(w > 1e-6, x / w.clamp_min(1e-6), torch.full_like(x, 0.5))
+    for x, w in reversed(levels[:-1]):
+        up = F.interpolate(fill, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        fill = x + (1.0 - w) * up  # x is colour × coverage: full coverage keeps the level's own colour
+    return fill
 
 
 class GatedConv(nn.Module):
@@ -78,23 +99,27 @@ class InpaintNet(nn.Module):
         self.dec1 = nn.Sequential(GatedConv(c2 + c1, c1, 3), GatedConv(c1, c1, 3))
         self.dec0 = nn.Sequential(GatedConv(c1 + c0, c0, 3), GatedConv(c0, c0, 3))
         self.out = nn.Conv2d(c0, 3, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)  # start as the push–pull fill; training learns the correction
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``image`` B×3×H×W in [0, 1], ``mask`` B×1×H×W with 1 = hole; H, W multiples of 4."""
         m = (mask > 0.5).to(image.dtype)
         known = image * (1.0 - m)
-        return known + self.predict_raw(known, m) * m
+        return known + self.predict_raw(known, m).clamp(0.0, 1.0) * m
 
     def predict_raw(self, known: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """The network's full-frame prediction from the masked image and binary mask (no compositing)."""
-        e0 = self.enc0(torch.cat([known, m], dim=1))
+        """The full-frame prediction (no compositing, not clamped): the push–pull fill of the hole
+        plus the network's correction."""
+        coarse = push_pull_fill(known, m)
+        e0 = self.enc0(torch.cat([coarse, m], dim=1))
         e1 = self.enc1(e0)
         x = self.body(self.enc2(e1))
         x = F.interpolate(x, size=e1.shape[-2:], mode="nearest")
         x = self.dec1(torch.cat([x, e1], dim=1))
         x = F.interpolate(x, size=e0.shape[-2:], mode="nearest")
         x = self.dec0(torch.cat([x, e0], dim=1))
-        return torch.sigmoid(self.out(x))
+        return coarse + self.out(x)
 
 
 @register("inpaint_net")
