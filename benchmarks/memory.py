@@ -1,8 +1,9 @@
 """Peak resident memory against image size (1 to 100 MP) for denoise and inpaint on the CPU.
 
 Each measurement runs in a fresh child process (peak RSS = that process's VmHWM, image and result
-included; unlike ru_maxrss it does not carry the parent's peak across exec). The models are the built-in ones when present, else our architectures with
-random weights (memory depends on the architecture, not the weights).
+included; unlike ru_maxrss it does not carry the parent's peak across exec). The models are the
+built-in ones when present, else our architectures with random weights (memory depends on the
+architecture, not the weights).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ The noise convention is the data README's (float clean image, unclipped seeded n
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -85,12 +86,11 @@ def inpaint(model_card: Path, sets: dict[str, Path], max_images: int | None, out
 
 
 def scratch(model_card: Path, sets: dict[str, Path], max_images: int | None, out_dir: Path | None) -> dict:
+    from restorer_gui.inference.pipelines import card_threshold
     from restorer_gui.training import evaluate
 
-    import json
-
     model, _ = evaluate.load_model(model_card)
-    threshold = float(json.loads(Path(model_card).read_text(encoding="utf-8")).get("threshold", 0.5))
+    threshold = card_threshold(json.loads(Path(model_card).read_text(encoding="utf-8")))
     figures = evaluate.scratch_eval(model, sets, threshold=threshold, max_images=max_images, out_dir=out_dir)
     return {name: {**e, "threshold": threshold} for name, e in figures.items()}
 

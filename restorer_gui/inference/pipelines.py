@@ -477,10 +477,10 @@ def _merge(boxes: list[Box]) -> list[Box]:
 # --------------------------------------------------------------------------- detect / generic
 
 
-def card_threshold(model: LoadedModel, default: float = 0.5) -> float:
+def card_threshold(card: dict | None, default: float = 0.5) -> float:
     """The probability cut a detector's card recommends (chosen on held-out training images), else
     *default*; a card value outside 0–1 is ignored."""
-    value = model.info.card.get("threshold") if isinstance(model.info.card, dict) else None
+    value = card.get("threshold") if isinstance(card, dict) else None
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -502,7 +502,7 @@ def detect_scratches(
     (default: the threshold in the model's card, else 0.5)."""
     _require(model, "detect-scratches")
     if threshold is None:
-        threshold = card_threshold(model)
+        threshold = card_threshold(model.info.card)
     if not 0.0 <= threshold <= 1.0:
         raise PipelineError("the threshold must be between 0 and 1")
     parts = _split(image)
