@@ -324,9 +324,11 @@ def inpaint(
 ) -> np.ndarray:
     """Fill the masked damage (mask H×W, >0 = hole; its value blends the result in).
 
-    The model runs on crops around the mask's regions with generous context (overlapping
-    crops merged); a crop larger than *max_side* (default: from free memory) is processed at
-    reduced scale and upsampled.  Every pixel where the mask is 0 stays bit-identical.
+    The model runs on crops around the mask's regions with context in proportion to each
+    region's thickness (overlapping crops merged).  A crop larger than *max_side* (default: from
+    free memory) is filled at full resolution in tiles when its holes are thin (scratches, dust,
+    cracks: local context suffices), and at reduced scale, then upsampled, only when it holds a
+    wide hole that needs far context.  Every pixel where the mask is 0 stays bit-identical.
     """
     _require(model, "inpaint")
     parts = _split(image)
@@ -347,20 +349,20 @@ def inpaint(
             prog(k / len(boxes), f"region {k + 1}/{len(boxes)}")
             crop = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
             region_w = weights[y0:y1, x0:x1]
-            filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu)
+            filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu, cancel)
             _blend_into(parts.colour_view(out)[y0:y1, x0:x1], filled, region_w)
     prog(1.0, "done")
     return parts.restore_shape(out)
 
 
 def _inpaint_region(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float,
-                    to_cpu: Callable[[], object]) -> np.ndarray:
+                    to_cpu: Callable[[], object], cancel: CancelToken | None = None) -> np.ndarray:
     """:func:`_inpaint_crop`, halving the working size after an out-of-memory error down to
     MIN_TILE, then once more from *max_side* on the CPU."""
     side = max_side
     while True:
         try:
-            return _inpaint_crop(model, crop, hole, side, top)
+            return _inpaint_crop(model, crop, hole, side, top, cancel)
         except Exception as exc:
             if not devices.is_out_of_memory(exc):
                 raise
@@ -374,10 +376,15 @@ def _inpaint_region(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_
             raise TileMemoryError(f"not enough memory to inpaint even at {side} pixels")
 
 
-def _inpaint_crop(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float) -> np.ndarray:
-    """Model output for one crop (same size and dtype as *crop*), at reduced scale when the
-    crop is larger than *max_side*."""
+def _inpaint_crop(
+    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None = None
+) -> np.ndarray:
+    """Model output for one crop (same size and dtype as *crop*): in one piece when it fits in
+    *max_side*; else in full-resolution tiles when the holes are thin, or at reduced scale when a
+    hole is wide."""
     h, w = hole.shape
+    if max(h, w) > max_side and not has_wide_hole(hole, max_side // 8):
+        return _inpaint_tiles(model, crop, hole, max_side, top, cancel)
     factor = min(1.0, max_side / max(h, w))
     k = max(1, int(1 / factor) // 2)  # integer pre-reduction keeps the float copy small
     x = torch.from_numpy(_block_reduce(crop, k, np.mean) / np.float32(top)).permute(2, 0, 1)[None]
@@ -390,6 +397,41 @@ def _inpaint_crop(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_si
     if factor < 1.0:
         y = F.interpolate(y, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
     return np.rint(y[0].permute(1, 2, 0).numpy() * top).astype(crop.dtype)
+
+
+def has_wide_hole(hole: np.ndarray, side: int) -> bool:
+    """Whether some *side* × *side* block of the grid aligned at (0, 0) lies wholly inside the hole
+    (so the hole is at least *side* and at most 2 × *side* − 1 pixels thick somewhere)."""
+    side = max(1, int(side))
+    h, w = (hole.shape[0] // side) * side, (hole.shape[1] // side) * side
+    if h == 0 or w == 0:
+        return False
+    return bool(hole[:h, :w].reshape(h // side, side, w // side, side).all(axis=(1, 3)).any())
+
+
+def _inpaint_tiles(
+    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None
+) -> np.ndarray:
+    """Thin holes in a large crop, at full resolution: the crop is cut into cores of
+    *max_side* / 2; each core that holds a hole is filled from a window reaching *max_side* / 4
+    beyond it on every side, and only the core is kept.  Cores without a hole are not run."""
+    h, w = hole.shape
+    ctx = max(1, max_side // 4)
+    core = max(1, max_side - 2 * ctx)
+    out = crop.copy()
+    for y in range(0, h, core):
+        for x in range(0, w, core):
+            y1, x1 = min(h, y + core), min(w, x + core)
+            if not hole[y:y1, x:x1].any():
+                continue
+            check_cancel(cancel)
+            wy, wx = max(0, y - ctx), max(0, x - ctx)
+            win = np.s_[wy : min(h, y1 + ctx), wx : min(w, x1 + ctx)]
+            t = torch.from_numpy(crop[win].astype(np.float32) / np.float32(top)).permute(2, 0, 1)[None]
+            m = torch.from_numpy(hole[win].astype(np.float32))[None, None]
+            filled = model(t, mask=m).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
+            out[y:y1, x:x1] = np.rint(filled.permute(1, 2, 0).numpy() * top).astype(crop.dtype)
+    return out
 
 
 def _block_reduce(arr: np.ndarray, k: int, reduce: Callable[..., np.ndarray]) -> np.ndarray:
@@ -411,17 +453,24 @@ def _block_reduce(arr: np.ndarray, k: int, reduce: Callable[..., np.ndarray]) ->
 
 def mask_regions(hole: np.ndarray, *, min_context: int = 48, context_ratio: float = 0.75) -> list[Box]:
     """Boxes to inpaint: each connected damage region's bounding box grown by
-    max(min_context, context_ratio × its size), clipped, with overlapping boxes merged."""
+    max(min_context, context_ratio × its thickness), clipped, with overlapping boxes merged.
+
+    The thickness is the box's longer side for a compact hole, and about twice the area over that
+    side for a long one, so a scratch across the photo gets the context its width needs, not its
+    length's (which would merge every scratch into one photo-sized region)."""
     h, w = hole.shape
     boxes = []
-    for bx0, by0, bx1, by1 in _components(hole):
-        margin = max(min_context, int(context_ratio * max(bx1 - bx0, by1 - by0)))
+    for (bx0, by0, bx1, by1), area in _components(hole):
+        long_side = max(bx1 - bx0, by1 - by0)
+        thickness = min(long_side, 2 * area / long_side)
+        margin = max(min_context, int(context_ratio * thickness))
         boxes.append(_grow((bx0, by0, bx1, by1), margin, w, h))
     return _merge(boxes)
 
 
-def _components(hole: np.ndarray) -> list[Box]:
-    """Bounding boxes of connected regions, found on a coarse grid of cells (≤ ~1024² cells)."""
+def _components(hole: np.ndarray) -> list[tuple[Box, int]]:
+    """Bounding boxes of connected regions, found on a coarse grid of cells (≤ ~1024² cells),
+    each with its area counted in whole cells (an upper bound on its pixels)."""
     h, w = hole.shape
     cell = max(4, math.ceil(max(h, w) / 1024))
     gh, gw = -(-h // cell), -(-w // cell)
@@ -429,15 +478,17 @@ def _components(hole: np.ndarray) -> list[Box]:
     padded[:h, :w] = hole
     grid = padded.reshape(gh, cell, gw, cell).any(axis=(1, 3))
     seen = np.zeros_like(grid)
-    boxes: list[Box] = []
+    boxes: list[tuple[Box, int]] = []
     for sy, sx in zip(*np.nonzero(grid), strict=True):
         if seen[sy, sx]:
             continue
         seen[sy, sx] = True
         stack = [(int(sy), int(sx))]
         y0, x0, y1, x1 = sy, sx, sy, sx
+        cells = 0
         while stack:
             cy, cx = stack.pop()
+            cells += 1
             y0, x0, y1, x1 = min(y0, cy), min(x0, cx), max(y1, cy), max(x1, cx)
             for ny in range(max(cy - 1, 0), min(cy + 2, gh)):
                 for nx in range(max(cx - 1, 0), min(cx + 2, gw)):
@@ -447,7 +498,8 @@ def _components(hole: np.ndarray) -> list[Box]:
         box = (int(x0) * cell, int(y0) * cell, min(w, (int(x1) + 1) * cell), min(h, (int(y1) + 1) * cell))
         tight = mask_bbox(hole[box[1] : box[3], box[0] : box[2]])
         if tight is not None:
-            boxes.append((box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3]))
+            tight_box = (box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3])
+            boxes.append((tight_box, cells * cell * cell))
     return boxes
 
 

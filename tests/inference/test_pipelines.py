@@ -100,6 +100,72 @@ def test_inpaint_regions_are_merged_and_large_ones_run_at_reduced_scale(models):
     assert np.array_equal(out[mask == 0], photo[mask == 0])
 
 
+def test_scratches_get_context_for_their_width_not_their_length():
+    hole = np.zeros((1000, 1000), bool)
+    hole[50:950, 300:304] = True  # two long scratches 200 px apart
+    hole[50:950, 504:509] = True
+    boxes = pipelines.mask_regions(hole)
+    assert len(boxes) == 2  # by length (0.75 × 900 px) they would have merged into one photo-sized box
+    assert all(b[2] - b[0] <= 5 + 2 * 48 for b in boxes)
+    blob = np.zeros((1000, 1000), bool)
+    blob[400:600, 400:600] = True  # a compact hole keeps context in proportion to its size
+    (box,) = pipelines.mask_regions(blob)
+    assert box == (250, 250, 750, 750)
+
+
+def test_wide_hole_test_is_about_thickness():
+    hole = np.zeros((200, 300), bool)
+    hole[10:190, 20:26] = True  # 6 px wide, 180 long
+    assert not pipelines.has_wide_hole(hole, 8)
+    for y, x in ((3, 5), (100, 211), (0, 0)):
+        square = np.zeros((200, 300), bool)
+        square[y : y + 15, x : x + 15] = True  # 2 × 8 − 1: holds an aligned 8-block wherever it lies
+        assert pipelines.has_wide_hole(square, 8)
+
+
+def _spy_inpaint(model, calls, after=None):
+    original = model.forward
+
+    def spy(x, sigma, mask):
+        calls.append((tuple(x.shape[-2:]), float(mask.sum())))
+        if after is not None:
+            after()
+        return original(x, sigma, mask)
+
+    model.forward = spy
+    return original
+
+
+def test_thin_damage_on_a_big_crop_is_filled_at_full_resolution_in_tiles(models):
+    model = models["inpaint"]
+    photo = _photo(256, 256, seed=3)
+    mask = np.zeros((256, 256), np.uint8)
+    for i in range(256):  # a 3-px diagonal scratch corner to corner: its box is the whole photo
+        mask[i, max(0, i - 1) : i + 2] = 255
+    mask[200:203, 20:120] = 255
+    calls = []
+    original = _spy_inpaint(model, calls)
+    try:
+        out = pipelines.inpaint(photo, mask, model, max_side=64)
+    finally:
+        model.forward = original
+    assert len(calls) > 4 and all(max(size) <= 64 for size, _ in calls)
+    # every hole pixel reached the model at its own resolution (at 1/4 scale it would see ~1/4 of them)
+    assert sum(m for _, m in calls) >= np.count_nonzero(mask)
+    assert np.array_equal(out[mask == 0], photo[mask == 0])
+    assert np.mean(out[mask == 255] != photo[mask == 255]) > 0.5
+
+    token = CancelToken()
+    calls.clear()
+    original = _spy_inpaint(model, calls, after=token.cancel)
+    try:
+        with pytest.raises(JobCancelled):
+            pipelines.inpaint(photo, mask, model, max_side=64, cancel=token)
+    finally:
+        model.forward = original
+    assert len(calls) == 1  # stops at the next tile, not after the whole region
+
+
 def test_detect_scratches_returns_a_binary_mask(models):
     photo = _photo(64, 50)
     mask = pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.5)
