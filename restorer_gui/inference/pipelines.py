@@ -351,6 +351,8 @@ def inpaint(
             region_w = weights[y0:y1, x0:x1]
             filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu, cancel)
             _blend_into(parts.colour_view(out)[y0:y1, x0:x1], filled, region_w)
+            del filled
+            devices.trim_host_memory()
     prog(1.0, "done")
     return parts.restore_shape(out)
 
@@ -413,11 +415,12 @@ def _inpaint_tiles(
     model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None
 ) -> np.ndarray:
     """Thin holes in a large crop, at full resolution: the crop is cut into cores of
-    *max_side* / 2; each core that holds a hole is filled from a window reaching *max_side* / 4
-    beyond it on every side, and only the core is kept.  Cores without a hole are not run."""
+    *max_side* / 2; each core that holds a hole is filled from the *max_side* window around it
+    (at least *max_side* / 4 of context on every side within the crop), and only the core is kept.  Cores without a hole are not run."""
     h, w = hole.shape
     ctx = max(1, max_side // 4)
     core = max(1, max_side - 2 * ctx)
+    wh, ww = min(h, max_side), min(w, max_side)
     out = crop.copy()
     for y in range(0, h, core):
         for x in range(0, w, core):
@@ -425,12 +428,15 @@ def _inpaint_tiles(
             if not hole[y:y1, x:x1].any():
                 continue
             check_cancel(cancel)
-            wy, wx = max(0, y - ctx), max(0, x - ctx)
-            win = np.s_[wy : min(h, y1 + ctx), wx : min(w, x1 + ctx)]
+            # windows all of one size (shifted inwards at the edges): fewer distinct allocations
+            wy, wx = min(max(0, y - ctx), h - wh), min(max(0, x - ctx), w - ww)
+            win = np.s_[wy : wy + wh, wx : wx + ww]
             t = torch.from_numpy(crop[win].astype(np.float32) / np.float32(top)).permute(2, 0, 1)[None]
             m = torch.from_numpy(hole[win].astype(np.float32))[None, None]
             filled = model(t, mask=m).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
             out[y:y1, x:x1] = np.rint(filled.permute(1, 2, 0).numpy() * top).astype(crop.dtype)
+            del t, m, filled
+            devices.trim_host_memory()
     return out
 
 

@@ -31,6 +31,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--data", nargs="+", default=None, help="training image folders (default ../shared/data/train)")
     t.add_argument("--patch-cache", default=None, help="N×P×P×3 uint8 .npy of patches to train from instead")
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--adv-start", type=int, default=None,
+                   help="inpaint: train on the reconstruction loss alone until this step, then add the PatchGAN")
     t.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto",
                    help="bf16 autocast (auto: on CUDA GPUs that support it; bf16 also speeds up CPUs with AVX512-BF16)")
     t.add_argument("--val-every", type=int, default=None)
@@ -96,6 +98,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         amp=args.amp,
         progress=not args.no_progress,
     )
+    if args.adv_start is not None:
+        cfg.adv_start = args.adv_start
     if args.data:
         cfg.data = list(args.data)
     result = train(cfg, resume=args.resume)

@@ -62,6 +62,8 @@ class TrainConfig:
     progress: bool = True
     ema: float = 0.999
     amp: str = "auto"
+    adv_start: int | None = None  # inpainting: reconstruction loss alone before this step, then the PatchGAN
+    # joins (None: the resumed run's value, else 0)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -168,6 +170,9 @@ class InpaintTask(Task):
         clean, m = b["clean"], b["mask"]
         known = clean * (1 - m)
         raw = model.predict_raw(known, m)
+        rec = L.hole_weighted_l1(raw, clean, m, self.hole_weight, 1.0)
+        if step < (self.cfg.adv_start or 0):
+            return rec, {"rec": rec.item()}
         comp = known + raw.clamp(0.0, 1.0) * m
         for g in self.opt_d.param_groups:
             g["lr"] = self.cfg.lr * _lr_factor(self.cfg, step)
@@ -175,7 +180,6 @@ class InpaintTask(Task):
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        rec = L.hole_weighted_l1(raw, clean, m, self.hole_weight, 1.0)
         score, fake_feats = self.disc.features(torch.cat([comp, m], 1))
         with torch.no_grad():
             _, real_feats = self.disc.features(torch.cat([clean, m], 1))
@@ -330,6 +334,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
         cfg.arch, cfg.hparams = old["arch"], old["hparams"]
         if cfg.amp == "auto":
             cfg.amp = old.get("amp", "auto")
+        if cfg.adv_start is None:
+            cfg.adv_start = old.get("adv_start")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)

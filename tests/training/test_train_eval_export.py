@@ -53,6 +53,22 @@ def test_other_tasks_run(task: str, hparams: dict, tiny_images: Path, tmp_path: 
     assert result["step"] == 6 and (out / "last.pt").exists()
 
 
+def test_inpaint_warm_up_leaves_out_the_discriminator_until_adv_start(tiny_images: Path, tmp_path: Path) -> None:
+    hp = {"nc": [8, 8, 16], "nb": 1}
+    out = tmp_path / "warm"
+    train(_cfg("inpaint", out, tiny_images, hparams=hp, steps=8, val_every=8, adv_start=5, stop_after=4))
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["task"]["opt_d"]["state"] == {}  # the discriminator never stepped
+    rows = [json.loads(s) for s in (out / "log.jsonl").read_text().splitlines()]
+    assert all("adv" not in r for r in rows if "loss" in r)
+    train(_cfg("inpaint", out, tiny_images, hparams=hp, steps=8, val_every=8, log_every=1), resume=True)
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["config"]["adv_start"] == 5  # kept from the first run
+    assert state["task"]["opt_d"]["state"] != {}
+    rows = [json.loads(s) for s in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "adv" in r] == [6, 7, 8]
+
+
 def test_export_eval_and_cli(tiny_images: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(_cfg("denoise", run, tiny_images, hparams=TINY_DENOISE, steps=10))
