@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bm3d-images", type=int, default=None, help="run CBM3D on the first N images only (slow)")
     parser.add_argument("--quality-tasks", default="denoise,inpaint,detect-scratches",
                         help="which built-in models the quality part measures (a later run keeps the others' figures)")
+    parser.add_argument("--memory-tasks", default="denoise,inpaint",
+                        help="memory part: which of denoise, inpaint to measure (the others' previous figures are kept)")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -61,16 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in parts:
         from benchmarks import memory
 
-        results["memory"] = memory.run((1, 4) if args.quick else (1, 4, 16, 64, 100))
+        mem_tasks = tuple(t.strip() for t in args.memory_tasks.split(",") if t.strip())
+        if set(mem_tasks) - {"denoise", "inpaint"}:
+            parser.error(f"unknown memory task(s): {', '.join(sorted(set(mem_tasks) - {'denoise', 'inpaint'}))}")
+        results["memory"] = memory.run((1, 4) if args.quick else (1, 4, 16, 64, 100), mem_tasks)
     if "batch" in parts:
         from benchmarks import bench_batch
 
         results["batch"] = bench_batch.run_for_report(quick=args.quick)
     out_json = stem.with_suffix(".json")
     previous = json.loads(out_json.read_text()) if out_json.exists() else {}
-    merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}
-    if "quality" in results and "quality" in previous:  # per task: a run of some tasks keeps the others
-        merged["quality"] = {**previous["quality"], **results["quality"]}
+    merged = report.merge(previous, results, parts)
     out_json.write_text(json.dumps(merged, indent=2, default=str) + "\n", encoding="utf-8")
     table = report.markdown(merged)
     stem.with_suffix(".md").write_text(table + "\n", encoding="utf-8")

@@ -7,6 +7,16 @@ from pathlib import Path
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
+def merge(previous: dict, results: dict, parts: list[str] | tuple[str, ...]) -> dict:
+    """Today's results over an earlier run of the same day: parts that ran replace the earlier ones,
+    except quality and memory, which are kept per task (a run of one model keeps the others)."""
+    merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}
+    for part in ("quality", "memory"):
+        if part in results and part in previous:
+            merged[part] = {**previous[part], **results[part]}
+    return merged
+
+
 def _ms(stats: dict) -> str:
     return f"{stats['median']:.1f} ({stats['min']:.1f}–{stats['max']:.1f})"
 

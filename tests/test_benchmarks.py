@@ -38,3 +38,15 @@ def test_report_shows_every_part_that_ran():
     assert "| CBSD68 | 25 | 30.95 | 30.70 | 26.50 | 31.21 | 31.69 | 68 |" in text
     assert "| wide | 24.00 | 21.90 | 21.70 | +2.10 |" in text
     assert "F1 0.747" in text and "12 × 6 MP JPEGs: ratio 1.03" in text
+
+
+def test_a_partial_run_keeps_the_other_tasks_figures():
+    from benchmarks import report
+
+    before = {"parts": ["memory", "speed"], "speed": {"x": 1},
+              "memory": {"denoise": [{"megapixels": 1, "peak_rss_mib": 900}], "inpaint": [{"peak_rss_mib": 4870}]}}
+    now = {"memory": {"inpaint": [{"megapixels": 1, "peak_rss_mib": 680}]}}
+    merged = report.merge(before, now, ["memory"])
+    assert merged["memory"]["denoise"] == before["memory"]["denoise"]
+    assert merged["memory"]["inpaint"] == now["memory"]["inpaint"]
+    assert merged["speed"] == {"x": 1} and merged["parts"] == ["memory", "speed"]
