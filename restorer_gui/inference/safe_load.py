@@ -40,9 +40,9 @@ def load_state_dict(path: str | Path, *, max_bytes: int = MAX_MODEL_BYTES) -> St
     head = _check_file(p, max_bytes)
     if head[:4] == b"PK\x03\x04":
         _check_archive(p, max_bytes)
-        raw = _torch_load(p)
+        raw = torch_load_safely(p)
     elif head[:1] == b"\x80":
-        raw = _torch_load(p)
+        raw = torch_load_safely(p)
     elif _looks_like_safetensors(head, p.stat().st_size):
         raw = _safetensors_load(p)
     else:
@@ -97,7 +97,9 @@ def _check_archive(p: Path, max_bytes: int) -> None:
         )
 
 
-def _torch_load(p: Path) -> Any:
+def torch_load_safely(p: Path) -> Any:
+    """``torch.load`` weights-only (tensors and plain data; a file cannot run code), every failure
+    turned into a one-line :class:`ModelLoadError`."""
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line for the user

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["add_parsers", "main"]
 
 _TASKS = ("denoise", "inpaint", "scratch")
 _DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"]}
+
+
+def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A refused or unreadable model or checkpoint ends the command with one line, no traceback."""
+
+    @functools.wraps(cmd)
+    def run(args: argparse.Namespace) -> int:
+        from restorer_gui.cli import CommandError
+        from restorer_gui.inference.safe_load import ModelLoadError
+
+        try:
+            return cmd(args)
+        except ModelLoadError as exc:
+            raise CommandError(str(exc)) from None
+
+    return run
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +56,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--val-every", type=int, default=None)
     t.add_argument("--ckpt-minutes", type=float, default=5.0)
     t.add_argument("--no-progress", action="store_true")
-    t.set_defaults(func=_cmd_train)
+    t.set_defaults(func=_one_line_errors(_cmd_train))
 
     e = subparsers.add_parser("eval", help="measure a model on the test sets against classical methods")
     e.add_argument("task", choices=_TASKS)
@@ -55,7 +73,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         "written to the card with --update-card)")
     e.add_argument("--update-card", action="store_true", help="write the numbers into the model's card")
     e.add_argument("--threads", type=int, default=2)
-    e.set_defaults(func=_cmd_eval)
+    e.set_defaults(func=_one_line_errors(_cmd_eval))
 
     x = subparsers.add_parser("export", help="checkpoint → models/<id>.safetensors + card")
     x.add_argument("checkpoint")
@@ -65,7 +83,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     x.add_argument("--reproduce", default="")
     x.add_argument("--notes", default="")
     x.add_argument("--models-dir", default="models")
-    x.set_defaults(func=_cmd_export)
+    x.set_defaults(func=_one_line_errors(_cmd_export))
 
 
 _TRAIN_DEFAULTS = {
@@ -162,7 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_parsers(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from restorer_gui.cli import CommandError
+
+    try:
+        return int(args.func(args))
+    except CommandError as exc:
+        print(f"restorer: {exc}", file=sys.stderr)
+        return exc.code
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 from restorer_gui.inference import archs
+from restorer_gui.inference.safe_load import ModelLoadError, torch_load_safely
 
-__all__ = ["CARD_TASKS", "cpu_seconds_per_mp", "export_checkpoint", "load_checkpoint_model", "update_card"]
+__all__ = ["CARD_TASKS", "cpu_seconds_per_mp", "export_checkpoint", "load_checkpoint_model", "read_checkpoint", "update_card"]
 
 #: trainer task name → card task name
 CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches"}
@@ -21,10 +22,30 @@ CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scr
 def load_checkpoint_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Build the module stored in a trainer checkpoint (``last.pt``, ``best.pt`` or ``weights/step_N.pt``);
     the moving-average weights are used when the checkpoint has them."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    model = archs.build(state["arch"], **state["hparams"])
-    model.load_state_dict(state.get("ema", state["model"]))
+    state = read_checkpoint(path)
+    try:
+        model = archs.build(state["arch"], **state["hparams"])
+        model.load_state_dict(state.get("ema", state["model"]))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{Path(path).name}: not a trainer checkpoint of a known model ({_first_line(exc)})") from None
     return model.eval(), state
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A trainer checkpoint's dict, unpickled weights-only (tensors and plain data: a file cannot run
+    code); anything else is a one-line :class:`ModelLoadError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelLoadError(f"{p}: no such file")
+    state = torch_load_safely(p)
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"{p.name}: not a trainer checkpoint")
+    return state
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def cpu_seconds_per_mp(model: torch.nn.Module, size: int = 1024, threads: int = 2, repeats: int = 3) -> float:

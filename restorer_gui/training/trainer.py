@@ -326,7 +326,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
     last = out / "last.pt"
     state: dict[str, Any] | None = None
     if resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+        from restorer_gui.training.export import read_checkpoint
+
+        state = read_checkpoint(last)
         old = state["config"]
         for key in ("task", "arch", "hparams", "seed", "batch", "patch"):
             if key in old and old[key] != getattr(cfg, key) and getattr(cfg, key) is not None:

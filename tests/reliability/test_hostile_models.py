@@ -274,3 +274,24 @@ def test_gui_refuses_every_hostile_file_and_goes_on(window, open_doc, qtbot, dia
     with qtbot.waitSignal(model.layers_changed, timeout=30_000):
         window.restore.run_model("good")
     assert len(model.doc.layers) == 1
+
+
+def test_training_checkpoints_are_read_weights_only(tmp_path, capsys):
+    """`restorer export` / `restorer eval --model x.pt` and `train --resume` take trainer checkpoints a
+    user names: a pickle payload in one must be refused, not run."""
+    from restorer_gui import cli
+    from restorer_gui.training.export import load_checkpoint_model
+    from restorer_gui.training.trainer import TrainConfig, train
+
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, payload in _payloads(marker).items():
+        torch.save({"arch": payload, "hparams": {}, "model": {}}, run / "last.pt")
+        with pytest.raises(ModelLoadError, match="last.pt: refused"):
+            load_checkpoint_model(run / "last.pt")
+        with pytest.raises(ModelLoadError, match="last.pt: refused"):
+            train(TrainConfig(task="denoise", out=str(run), steps=1, progress=False), resume=True)
+        assert cli.main(["export", str(run / "last.pt"), "--id", "x", "--models-dir", str(tmp_path)]) == 2
+        assert not marker.exists(), name
+    assert "refused" in capsys.readouterr().err and not list(tmp_path.glob("x.*"))
