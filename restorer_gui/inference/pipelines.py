@@ -416,7 +416,8 @@ def _inpaint_tiles(
 ) -> np.ndarray:
     """Thin holes in a large crop, at full resolution: the crop is cut into cores of
     *max_side* / 2; each core that holds a hole is filled from the *max_side* window around it
-    (at least *max_side* / 4 of context on every side within the crop), and only the core is kept.  Cores without a hole are not run."""
+    (at least *max_side* / 4 of context on every side within the crop) and only the core is kept.
+    Cores without a hole are not run."""
     h, w = hole.shape
     ctx = max(1, max_side // 4)
     core = max(1, max_side - 2 * ctx)
