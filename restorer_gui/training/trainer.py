@@ -154,7 +154,7 @@ class DenoiseTask(Task):
 
 class InpaintTask(Task):
     name, arch, metric = "inpaint", "inpaint_net", "hole_psnr"
-    hparams = {"nc": [32, 64, 128], "nb": 6}
+    hparams = {"nc": [32, 64, 128], "nb": 6, "residual": False}
     hole_weight, adv_weight, fm_weight = 6.0, 0.02, 0.2
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:

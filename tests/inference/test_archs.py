@@ -113,7 +113,7 @@ def test_untrained_inpainter_gives_the_smooth_fill() -> None:
     from restorer_gui.inference.archs.inpaint_net import push_pull_fill
 
     torch.manual_seed(0)
-    m = archs.build("inpaint_net", **TINY["inpaint_net"]).eval()
+    m = archs.build("inpaint_net", **TINY["inpaint_net"], residual=True).eval()
     image = torch.rand(1, 3, 24, 32)
     hole = torch.zeros(1, 1, 24, 32)
     hole[..., 6:18, 8:20] = 1
@@ -121,3 +121,17 @@ def test_untrained_inpainter_gives_the_smooth_fill() -> None:
         out = m(image, hole)
     expected = image * (1 - hole) + push_pull_fill(image * (1 - hole), hole) * hole
     assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_direct_inpainter_predicts_the_image_and_keeps_known_pixels() -> None:
+    torch.manual_seed(0)
+    m = archs.build("inpaint_net", **TINY["inpaint_net"], residual=False).eval()
+    assert m.out.weight.abs().sum() > 0  # trained from an ordinary start, not from the smooth fill
+    image = torch.rand(1, 3, 24, 32)
+    hole = torch.zeros(1, 1, 24, 32)
+    hole[..., 6:18, 8:20] = 1
+    with torch.no_grad():
+        out = m(image, hole)
+        raw = m.predict_raw(image * (1 - hole), hole)
+    assert torch.equal(out * (1 - hole), image * (1 - hole))
+    assert torch.allclose(out * hole, raw.clamp(0, 1) * hole)
