@@ -114,7 +114,7 @@ def torch_load_safely(p: Path) -> Any:
             raise ModelLoadError(
                 f"{p.name}: refused: the file holds more than plain weights (a pickle the safe reader does not accept)"
             ) from None
-        raise ModelLoadError(f"{p.name}: the file is truncated or corrupt ({_first_line(text)})") from None
+        raise ModelLoadError(f"{p.name}: the file is truncated or corrupt ({first_line(text)})") from None
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:
@@ -130,7 +130,7 @@ def _safetensors_load(p: Path) -> StateDict:
     try:
         return load_file(str(p), device="cpu")
     except Exception as exc:  # noqa: BLE001 - SafetensorError and friends
-        raise ModelLoadError(f"{p.name}: the file is truncated or corrupt ({_first_line(str(exc))})") from None
+        raise ModelLoadError(f"{p.name}: the file is truncated or corrupt ({first_line(str(exc))})") from None
 
 
 def unwrap_state_dict(raw: Any, name: str = "model") -> StateDict:
@@ -174,7 +174,8 @@ def _all_finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first non-empty line of an error text, at most 200 characters."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "unknown error")
     return line if len(line) <= 200 else line[:197] + "..."
 

@@ -11,9 +11,11 @@ import torch
 from safetensors.torch import save_file
 
 from restorer_gui.inference import archs
-from restorer_gui.inference.safe_load import ModelLoadError, torch_load_safely
+from restorer_gui.inference.safe_load import ModelLoadError, first_line, torch_load_safely
 
-__all__ = ["CARD_TASKS", "cpu_seconds_per_mp", "export_checkpoint", "load_checkpoint_model", "read_checkpoint", "update_card"]
+__all__ = [
+    "CARD_TASKS", "cpu_seconds_per_mp", "export_checkpoint", "load_checkpoint_model", "read_checkpoint", "update_card",
+]
 
 #: trainer task name → card task name
 CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches"}
@@ -27,7 +29,7 @@ def load_checkpoint_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, 
         model = archs.build(state["arch"], **state["hparams"])
         model.load_state_dict(state.get("ema", state["model"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"{Path(path).name}: not a trainer checkpoint of a known model ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{Path(path).name}: not a trainer checkpoint of a known model ({first_line(str(exc))})") from None
     return model.eval(), state
 
 
@@ -41,11 +43,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ModelLoadError(f"{p.name}: not a trainer checkpoint")
     return state
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def cpu_seconds_per_mp(model: torch.nn.Module, size: int = 1024, threads: int = 2, repeats: int = 3) -> float:
