@@ -176,17 +176,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m restorer_gui.training.cli", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    from restorer_gui.cli import CommandError
+    """The same as ``restorer train|eval|export ...`` (one parser, one way of reporting errors)."""
+    from restorer_gui.cli import main as restorer_main
 
-    try:
-        return int(args.func(args))
-    except CommandError as exc:
-        print(f"restorer: {exc}", file=sys.stderr)
-        return exc.code
+    return restorer_main(sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ class TrainConfig:
     progress: bool = True
     ema: float = 0.999
     amp: str = "auto"
-    adv_start: int | None = None  # inpainting: reconstruction loss alone before this step, then the PatchGAN
-    # joins (None: the resumed run's value, else 0)
+    # inpainting: the reconstruction loss alone before this step, then the PatchGAN joins
+    # (None: the resumed run's value, else 0)
+    adv_start: int | None = None
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -109,7 +109,7 @@ def test_push_pull_fill_keeps_known_pixels_and_fills_from_their_colours() -> Non
     assert torch.allclose(push_pull_fill(torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8)), torch.full((1, 3, 8, 8), 0.5))
 
 
-def test_untrained_inpainter_gives_the_smooth_fill() -> None:
+def test_untrained_residual_inpainter_gives_the_smooth_fill() -> None:
     from restorer_gui.inference.archs.inpaint_net import push_pull_fill
 
     torch.manual_seed(0)
