@@ -155,7 +155,7 @@ class DenoiseTask(Task):
 
 class InpaintTask(Task):
     name, arch, metric = "inpaint", "inpaint_net", "hole_psnr"
-    hparams = {"nc": [32, 64, 128], "nb": 6, "residual": False}
+    hparams = {"nc": [32, 64, 128], "nb": 6, "residual": True, "fill": "smooth"}
     hole_weight, adv_weight, fm_weight = 6.0, 0.02, 0.2
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:

@@ -109,18 +109,75 @@ def test_push_pull_fill_keeps_known_pixels_and_fills_from_their_colours() -> Non
     assert torch.allclose(push_pull_fill(torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8)), torch.full((1, 3, 8, 8), 0.5))
 
 
-def test_untrained_residual_inpainter_gives_the_smooth_fill() -> None:
+def _strip_hole(h: int = 24, w: int = 32) -> torch.Tensor:
+    hole = torch.zeros(2, 1, h, w)
+    hole[0, :, 4:20, 9:17] = 1  # a block in the middle
+    hole[1, :, :, 12:15] = 1  # a vertical scratch through the whole image, touching both borders
+    return hole
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_smooth_fill_continues_a_ramp_exactly_and_keeps_known_pixels(order: int) -> None:
+    from restorer_gui.inference.archs.inpaint_net import smooth_fill
+
+    h, w = 24, 32
+    ramp = (torch.arange(w, dtype=torch.float32) / w).view(1, 1, 1, w).expand(2, 3, h, w).clone()
+    ramp[:, 1] = 1 - ramp[:, 1]  # a falling ramp in green
+    hole = _strip_hole(h, w)
+    fill = smooth_fill(ramp * (1 - hole), hole, order)
+    assert fill.dtype == torch.float32
+    assert torch.equal(fill * (1 - hole), ramp * (1 - hole))
+    assert torch.allclose(fill, ramp, atol=1e-4)  # the smoothest continuation of a ramp is the ramp
+    # the push–pull start alone is not exact: the solver is what makes it so
     from restorer_gui.inference.archs.inpaint_net import push_pull_fill
 
+    assert (push_pull_fill(ramp * (1 - hole), hole) - ramp).abs().max() > 1e-2
+
+
+def test_membrane_fill_stays_within_the_known_colours_and_is_float32_under_autocast() -> None:
+    from restorer_gui.inference.archs.inpaint_net import smooth_fill
+
+    torch.manual_seed(1)
+    image = torch.rand(2, 3, 24, 32)
+    hole = _strip_hole()
+    fill = smooth_fill(image * (1 - hole), hole, 1)
+    for b in range(2):
+        known = image[b][(hole[b] < 0.5).expand(3, -1, -1)]
+        inside = fill[b][(hole[b] > 0.5).expand(3, -1, -1)]
+        assert inside.min() >= known.min() - 1e-5 and inside.max() <= known.max() + 1e-5
+        assert inside.std() > 0.01  # it is a fill that varies with its surroundings, not one flat colour
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = smooth_fill(image * (1 - hole), hole, 2)
+    assert auto.dtype == torch.float32
+    assert torch.allclose(auto, smooth_fill(image * (1 - hole), hole, 2), atol=1e-6)
+    grey = smooth_fill(torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), 2)
+    assert torch.allclose(grey, torch.full((1, 3, 8, 8), 0.5))
+
+
+def test_untrained_residual_inpainter_starts_near_the_membrane_fill() -> None:
+    from restorer_gui.inference.archs.inpaint_net import smooth_fill
+
     torch.manual_seed(0)
-    m = archs.build("inpaint_net", **TINY["inpaint_net"], residual=True).eval()
+    m = archs.build("inpaint_net", **TINY["inpaint_net"]).eval()
+    assert m.residual and m.fill == "smooth" and m.enc0[0].conv.in_channels == 7
+    assert m.out.weight.abs().sum() > 0  # small, not zero: a zero layer passes no gradient back
     image = torch.rand(1, 3, 24, 32)
     hole = torch.zeros(1, 1, 24, 32)
     hole[..., 6:18, 8:20] = 1
     with torch.no_grad():
         out = m(image, hole)
-    expected = image * (1 - hole) + push_pull_fill(image * (1 - hole), hole) * hole
-    assert torch.allclose(out, expected, atol=1e-6)
+    fill = image * (1 - hole) + smooth_fill(image * (1 - hole), hole, 1) * hole
+    assert torch.equal(out * (1 - hole), image * (1 - hole))
+    assert 0 < float((out - fill).abs().max()) < 0.1
+
+
+def test_inpainter_fill_choice_is_checked_and_the_push_pull_design_still_builds() -> None:
+    with pytest.raises(ValueError, match="fill"):
+        archs.build("inpaint_net", **TINY["inpaint_net"], fill="telea")
+    legacy = archs.build("inpaint_net", **TINY["inpaint_net"], fill="push_pull", residual=False)
+    assert legacy.enc0[0].conv.in_channels == 4
+    out = legacy(torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16))
+    assert out.shape == (1, 3, 16, 16) and bool(torch.isfinite(out).all())
 
 
 def test_direct_inpainter_predicts_the_image_and_keeps_known_pixels() -> None:
