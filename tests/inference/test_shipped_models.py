@@ -1,0 +1,70 @@
+"""The models shipped in models/: every card loads as a trained built-in model, the weights stay in the
+100 MB budget, and each model does its task on a small synthetic photo through the engine's pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from restorer_gui.inference import loader, pipelines, registry
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _photo(h: int = 96, w: int = 128) -> np.ndarray:
+    """Smooth shading with a few soft-edged shapes: easy to denoise, to fill and to leave unmarked."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([60 + 100 * xx / w, 80 + 90 * yy / h, 150 - 60 * xx / w], -1)
+    blob = np.exp(-(((xx - 40) / 18) ** 2 + ((yy - 50) / 14) ** 2))[..., None]
+    img = img * (1 - 0.5 * blob) + 220 * 0.5 * blob
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+
+
+def _shipped() -> list[registry.ModelInfo]:
+    return [i for i in registry.list_models() if i.builtin]
+
+
+@pytest.mark.skipif(not any(MODELS.glob("*.json")), reason="a checkout without models/")
+def test_every_shipped_card_is_a_trained_builtin_within_the_size_budget(shipped_models) -> None:
+    infos = _shipped()
+    assert {i.id for i in infos} == {p.stem for p in MODELS.glob("*.json")}  # no card skipped as broken
+    assert all(not i.untrained for i in infos)
+    assert sum(p.stat().st_size for p in MODELS.glob("*.safetensors")) < 100 * 1024 * 1024
+    assert {"denoise", "detect-scratches"} <= {i.task for i in infos}
+
+
+@pytest.mark.skipif(not any(MODELS.glob("*.json")), reason="a checkout without models/")
+def test_every_shipped_model_does_its_task_on_a_small_photo(shipped_models) -> None:
+    clean = _photo()
+    rng = np.random.default_rng(0)
+    for info in _shipped():
+        model = loader.load_model(info, "cpu")
+        if model.task == "denoise":
+            noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
+            out = pipelines.denoise(noisy, model, sigma=25)
+            assert _psnr(out, clean) > _psnr(noisy, clean) + 6, info.id
+        elif model.task == "inpaint":
+            mask = np.zeros(clean.shape[:2], np.uint8)
+            mask[:, 60:64] = 255  # a 4-px scratch top to bottom, through the shading and the blob's edge
+            mask[20:40, 90:110] = 255  # and a 20-px hole
+            damaged = clean.copy()
+            damaged[mask > 0] = 255
+            out = pipelines.inpaint(damaged, mask, model)
+            assert np.array_equal(out[mask == 0], clean[mask == 0]), info.id
+            err = np.abs(out[mask > 0].astype(np.int16) - clean[mask > 0]).mean()
+            assert err < 6, (info.id, err)  # smooth content: the fill follows it, no white left
+        elif model.task == "detect-scratches":
+            damaged = clean.copy()
+            damaged[10:86, 70:72] = 250  # a bright 2-px scratch
+            marked = pipelines.detect_scratches(damaged, model) > 0
+            line = np.zeros_like(marked)
+            line[10:86, 70:72] = True
+            assert marked[line].mean() > 0.5, info.id
+            assert marked[~line].mean() < 0.05, info.id
