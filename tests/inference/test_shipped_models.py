@@ -23,8 +23,10 @@ def _photo(h: int = 96, w: int = 128) -> np.ndarray:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+    """PSNR of two 8-bit images, by the evaluation's own measure."""
+    from restorer_gui.training.evaluate import _psnr as psnr01
+
+    return psnr01(a / 255.0, b / 255.0)
 
 
 def _shipped() -> list[registry.ModelInfo]:
