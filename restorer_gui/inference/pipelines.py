@@ -27,6 +27,7 @@ from restorer_gui.inference.tiling import MIN_TILE, TiledRunner, TileFn, TileMem
 _log = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive ends)
 DEFAULT_OVERLAP = 32
+TILE_MIN_CONTEXT = 32  # pixels of context around a tile core when the holes are thin (see tile_context)
 _ROW_CHUNK = 256
 
 
@@ -411,15 +412,34 @@ def has_wide_hole(hole: np.ndarray, side: int) -> bool:
     return bool(hole[:h, :w].reshape(h // side, side, w // side, side).all(axis=(1, 3)).any())
 
 
+def hole_thickness_bound(hole: np.ndarray, limit: int) -> int:
+    """An upper bound on how thick the hole is, from :func:`has_wide_hole` at doubling block sides:
+    with *k* the largest side whose aligned blocks fit in the hole (1 if none), the hole is less than
+    4 × *k* − 1 pixels thick everywhere.  Search stops at *limit*."""
+    k = 1
+    while 2 * k <= limit and has_wide_hole(hole, 2 * k):
+        k *= 2
+    return 4 * k - 1
+
+
+def tile_context(hole: np.ndarray, max_side: int) -> int:
+    """Context kept on each side of a tile's core for thin holes: twice the hole's thickness
+    bound, at least TILE_MIN_CONTEXT and at most *max_side* / 4.  A 1–6 px scratch is filled from
+    its immediate surroundings, so a narrow margin lets most of each window be core (fewer windows
+    and fewer pixels through the model than a fixed *max_side* / 4 margin)."""
+    cap = max(1, max_side // 4)
+    return min(cap, max(TILE_MIN_CONTEXT, 2 * hole_thickness_bound(hole, cap)))
+
+
 def _inpaint_tiles(
     model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None
 ) -> np.ndarray:
-    """Thin holes in a large crop, at full resolution: the crop is cut into cores of
-    *max_side* / 2; each core that holds a hole is filled from the *max_side* window around it
-    (at least *max_side* / 4 of context on every side within the crop) and only the core is kept.
-    Cores without a hole are not run."""
+    """Thin holes in a large crop, at full resolution: the crop is cut into cores; each core that
+    holds a hole is filled from the *max_side* window around it (at least :func:`tile_context` of
+    context on every side within the crop) and only the core is kept.  Cores without a hole are
+    not run."""
     h, w = hole.shape
-    ctx = max(1, max_side // 4)
+    ctx = tile_context(hole, max_side)
     core = max(1, max_side - 2 * ctx)
     wh, ww = min(h, max_side), min(w, max_side)
     out = crop.copy()

@@ -123,6 +123,27 @@ def test_wide_hole_test_is_about_thickness():
         assert pipelines.has_wide_hole(square, 8)
 
 
+@pytest.mark.parametrize("thickness", [1, 2, 3, 6, 7, 15, 16, 40])
+def test_hole_thickness_bound_holds_for_bands_of_any_thickness(thickness):
+    for offset in (0, 3, 5):
+        band = np.zeros((300, 200), bool)
+        band[50 + offset : 50 + offset + thickness, 10:190] = True
+        bound = pipelines.hole_thickness_bound(band, 256)
+        assert thickness <= bound < 4 * thickness + 4  # an upper bound, and not a loose one
+        assert pipelines.hole_thickness_bound(band.T.copy(), 256) == bound
+
+
+def test_tile_context_grows_with_the_hole_and_stays_within_a_quarter_window():
+    scratch = np.zeros((1000, 1000), bool)
+    scratch[::40] = True  # 1-px lines
+    assert pipelines.tile_context(scratch, 624) == pipelines.TILE_MIN_CONTEXT
+    band = scratch.copy()
+    band[300:350] = True  # a 50-px band: bound < 4 × 32 − 1
+    assert 2 * 50 <= pipelines.tile_context(band, 624) <= 624 // 4
+    assert pipelines.tile_context(band, 160) == 40
+    assert pipelines.tile_context(scratch, 64) == 16  # small windows keep a quarter of context
+
+
 def _spy_inpaint(model, calls, after=None):
     original = model.forward
 
