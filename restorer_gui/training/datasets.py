@@ -173,18 +173,30 @@ def denoise_batch(
 _MASKERS = (deg.thin_mask, deg.medium_mask, deg.wide_mask)
 
 
-def random_inpaint_mask(h: int, w: int, rng: np.random.Generator, p: Sequence[float] = (0.25, 0.35, 0.4)) -> np.ndarray:
+INPAINT_KIND_P = (1 / 3, 1 / 3, 1 / 3)
+
+
+def random_inpaint_mask(h: int, w: int, rng: np.random.Generator, p: Sequence[float] = INPAINT_KIND_P) -> np.ndarray:
     """A binary hole mask: thin, medium or wide with probabilities ``p``."""
+    return _inpaint_mask(h, w, rng, p)[0]
+
+
+def _inpaint_mask(h: int, w: int, rng: np.random.Generator, p: Sequence[float]) -> tuple[np.ndarray, int]:
     kind = int(rng.choice(3, p=np.asarray(p) / np.sum(p)))
-    return _MASKERS[kind](h, w, rng)
+    return _MASKERS[kind](h, w, rng), kind
 
 
-def inpaint_batch(bank: Bank, seed: int, step: int, n: int, size: int) -> dict[str, np.ndarray]:
-    """Clean patches (NHWC) and binary hole masks (N×H×W, 1 = hole) of mixed thin/medium/wide kinds."""
+def inpaint_batch(
+    bank: Bank, seed: int, step: int, n: int, size: int, kind: int | None = None, p: Sequence[float] = INPAINT_KIND_P
+) -> dict[str, np.ndarray]:
+    """Clean patches (NHWC), binary hole masks (N×H×W, 1 = hole) and each mask's kind (0 thin,
+    1 medium, 2 wide): drawn with probabilities ``p``, or all of one ``kind``."""
     rng = _rng(seed, step)
     clean = _clean(bank, rng, n, size)
-    mask = np.stack([random_inpaint_mask(size, size, rng) for _ in range(n)])
-    return {"clean": clean, "mask": mask.astype(np.float32)}
+    if kind is not None:
+        p = [float(k == kind) for k in range(3)]
+    masks, kinds = zip(*(_inpaint_mask(size, size, rng, p) for _ in range(n)), strict=True)
+    return {"clean": clean, "mask": np.stack(masks).astype(np.float32), "kind": np.asarray(kinds, np.int64)}
 
 
 def synth_damage(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

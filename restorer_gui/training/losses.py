@@ -16,7 +16,7 @@ __all__ = [
     "feature_matching_loss",
     "g_hinge_loss",
     "g_lsgan_loss",
-    "hole_weighted_l1",
+    "hole_mse_per_image",
     "l1_loss",
     "psnr",
 ]
@@ -31,13 +31,12 @@ def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3
     return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
-def hole_weighted_l1(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, hole_weight: float = 6.0, valid_weight: float = 1.0
-) -> torch.Tensor:
-    """L1 averaged over pixels with weight ``hole_weight`` inside the mask (1 = hole), ``valid_weight``
-    outside; normalised by the total weight so the scale does not depend on the hole size."""
-    w = valid_weight + (hole_weight - valid_weight) * mask
-    return ((pred - target).abs() * w).sum() / (w.sum() * pred.shape[1]).clamp_min(1e-8)
+def hole_mse_per_image(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Squared error inside the holes (mask 1 = hole), averaged over each image's hole pixels and
+    channels, then over the images with a hole: every image counts the same whatever its hole size."""
+    per = (((pred - target) ** 2) * mask).sum((1, 2, 3)) / (mask.sum((1, 2, 3)) * pred.shape[1])
+    has = mask.flatten(1).sum(1) > 0
+    return per[has].mean() if bool(has.any()) else (pred * 0).sum()
 
 
 def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0, pos_weight: float = 1.0) -> torch.Tensor:

@@ -30,6 +30,13 @@ def test_batches_are_a_function_of_seed_and_step(tiny_images: Path) -> None:
     assert float(a["sigma"].max()) <= 55 / 255
     inp = ds.inpaint_batch(bank, 0, 0, 2, 32)
     assert inp["mask"].shape == (2, 32, 32) and set(np.unique(inp["mask"])) <= {0.0, 1.0}
+    kinds = np.concatenate([ds.inpaint_batch(bank, 0, s, 8, 32)["kind"] for s in range(6)])
+    assert set(kinds) == {0, 1, 2}  # mixed: thin, medium and wide
+    for kind in range(3):
+        forced = ds.inpaint_batch(bank, 0, 0, 4, 64, kind)
+        assert (forced["kind"] == kind).all()
+    thin, wide = ds.inpaint_batch(bank, 0, 0, 4, 64, 0), ds.inpaint_batch(bank, 0, 0, 4, 64, 2)
+    assert thin["mask"].mean() < wide["mask"].mean()
     sc = ds.scratch_batch(bank, 0, 0, 2, 32)
     assert sc["image"].shape == (2, 32, 32, 3) and 0 <= sc["mask"].min() and sc["mask"].max() <= 1
 
@@ -43,7 +50,19 @@ def test_losses() -> None:
     m[..., :2, :] = 1
     pred = y.clone()
     pred[..., :2, :] = 0  # wrong only in the hole
-    assert abs(float(L.hole_weighted_l1(pred, y, m, 6.0, 1.0)) - 6 / 7) < 1e-6
+    pred[..., 3:, :] = 5  # wrong outside the hole: not counted
+    assert abs(float(L.hole_mse_per_image(pred, y, m)) - 1.0) < 1e-6
+    # per image, not per pixel: a 1-pixel hole counts as much as an 8-pixel one
+    big, small = torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    big[0, :, :2, :] = 1
+    big[1, :, 0, 0] = 1
+    err = torch.zeros(2, 3, 4, 4)
+    err[0] = 0.5  # squared error 0.25 in image 0's hole, 1.0 in image 1's
+    err[1] = 1.0
+    assert abs(float(L.hole_mse_per_image(err, torch.zeros_like(err), big)) - (0.25 + 1.0) / 2) < 1e-6
+    # an image without a hole is left out, and no hole at all gives 0 with a gradient path
+    assert abs(float(L.hole_mse_per_image(err, torch.zeros_like(err), torch.stack([big[0], small[0]]))) - 0.25) < 1e-6
+    assert float(L.hole_mse_per_image(err, torch.zeros_like(err), small)) == 0.0
     logits = torch.full((1, 1, 4, 4), -20.0)
     assert float(L.bce_dice_loss(logits, torch.zeros_like(logits))) < 0.01
     d = L.PatchDiscriminator(in_ch=4, nc=8)

@@ -67,6 +67,9 @@ def test_inpaint_warm_up_leaves_out_the_discriminator_until_adv_start(tiny_image
     assert state["task"]["opt_d"]["state"] != {}
     rows = [json.loads(s) for s in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "adv" in r] == [6, 7, 8]
+    val = [r["val"] for r in rows if "val" in r][-1]  # hole PSNR per mask kind, and their mean
+    kinds = [val["psnr_thin"], val["psnr_medium"], val["psnr_wide"]]
+    assert all(5 < v < 60 for v in kinds) and abs(val["hole_psnr"] - sum(kinds) / 3) < 1e-9
 
 
 def test_export_eval_and_cli(tiny_images: Path, tmp_path: Path) -> None:
