@@ -11,6 +11,8 @@ from pathlib import Path
 from restorer_gui import paths
 
 MAX_RECENT = 10
+# which Settings field holds the model chosen for each GUI task
+MODEL_CHOICE_FIELDS = {"inpaint": "inpaint_model", "denoise": "denoise_model", "detect-scratches": "detect_model"}
 
 
 @dataclass
@@ -41,6 +43,10 @@ class Settings:
     batch_sigma: int = 15
     batch_auto: bool = False
     tile_size: int = 0  # 0 = chosen from free memory
+    # the model each GUI command uses, by id; "" = automatic (registry.default_model)
+    inpaint_model: str = ""
+    denoise_model: str = ""
+    detect_model: str = ""
     default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
     autosave_minutes: int = 3  # 0 = off
     models_dir: str = ""  # "" = the data folder's models/

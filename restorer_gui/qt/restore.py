@@ -25,6 +25,7 @@ from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
+from restorer_gui.settings import MODEL_CHOICE_FIELDS
 
 if TYPE_CHECKING:
     from restorer_gui.qt.main_window import MainWindow
@@ -141,6 +142,22 @@ class RestoreController(QObject):
         return [p for p in self._pending.values() if not p.quiet]
 
     def _model_for(self, *tasks: str) -> registry.ModelInfo | None:
+        """The model chosen for *tasks[0]* in Preferences ▸ Models when it is still there and does
+        one of *tasks*, else the automatic choice (trained built-in models first)."""
+        field = MODEL_CHOICE_FIELDS.get(tasks[0], "")
+        chosen = getattr(self.window.settings, field, "")
+        if chosen:
+            try:
+                info = registry.find_model(chosen)
+            except registry.RegistryError:
+                info = None
+            if info is not None and info.task in tasks:
+                return info
+            # gone (removed, or the models folder changed): back to automatic, saved, and said
+            self.window.apply_settings(dataclasses.replace(self.window.settings, **{field: ""}))
+            self.window.statusBar().showMessage(
+                f"The {tasks[0]} model chosen in Preferences ({chosen}) is no longer available; "
+                "using the automatic choice.", 10_000)
         for task in tasks:
             info = registry.default_model(task)
             if info is not None:

@@ -138,3 +138,46 @@ def test_denoise_dialog_options(qtbot):
     assert dialog.options().sigma == 35.0 and dialog.options().model_id == "b"
     dialog.auto.setChecked(True)
     assert dialog.options().sigma is None and not dialog.slider.isEnabled()
+
+
+def test_preferences_choose_the_model_each_command_uses(window, open_doc, qtbot, models):
+    from safetensors.torch import load_file, save_file
+
+    from restorer_gui import settings
+    from restorer_gui.inference import registry
+    from restorer_gui.qt.dialogs.preferences import PreferencesDialog
+
+    from .tiny_models import TinyInpaint, install
+
+    install("grey-inpaint", "test_tiny_inpaint", "inpaint", TinyInpaint())
+    weights_file = paths.user_models_dir() / "grey-inpaint.safetensors"
+    weights = load_file(str(weights_file))
+    weights["conv.bias"].fill_(0.2)  # fills with dark grey, the other tiny inpainter with mid-grey
+    save_file(weights, str(weights_file))
+
+    dialog = PreferencesDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    box = dialog.task_models["inpaint"]
+    assert [box.itemData(i) for i in range(box.count())] == ["", "grey-inpaint", "tiny-inpaint"]
+    assert box.currentIndex() == 0 and box.itemText(0).startswith("Automatic (now ")
+    denoisers = dialog.task_models["denoise"]
+    assert [denoisers.itemData(i) for i in range(denoisers.count())] == ["", "tiny-denoise"]
+    box.setCurrentIndex(box.findData("grey-inpaint"))
+    window.apply_settings(dialog.result_settings())
+    assert settings.load().inpaint_model == "grey-inpaint" and settings.load().denoise_model == ""
+
+    model = open_doc(np.zeros((40, 40, 3), np.uint8))
+    model.doc.mask[10:20, 10:20] = 255
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.act_inpaint.trigger()
+    layer = model.doc.layers[-1]
+    assert layer.params["model"] == "grey-inpaint" and abs(int(layer.pixels[15, 15, 0]) - 51) <= 1
+
+    # the chosen model removed meanwhile: the automatic choice runs, and the status bar says why
+    registry.remove_model("grey-inpaint")
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.act_inpaint.trigger()
+        assert "no longer available" in window.statusBar().currentMessage()
+    layer = model.doc.layers[-1]
+    assert layer.params["model"] == "tiny-inpaint" and abs(int(layer.pixels[15, 15, 0]) - 128) <= 1
+    assert window.settings.inpaint_model == "" and settings.load().inpaint_model == ""

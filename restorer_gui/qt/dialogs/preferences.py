@@ -1,4 +1,5 @@
-"""Preferences: device, precision, tile size, saving, brush, undo memory, autosave, models folder."""
+"""Preferences: device, precision, tile size, models folder, the model for each command, saving, brush,
+undo memory, autosave."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from restorer_gui import paths
-from restorer_gui.settings import Settings
+from restorer_gui.inference import registry
+from restorer_gui.settings import MODEL_CHOICE_FIELDS, Settings
 
 DEVICES = [("Automatic (CUDA, then Apple GPU, then CPU)", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"),
            ("Apple GPU (MPS)", "mps")]
@@ -35,6 +37,20 @@ def _combo(items: list[tuple[str, str]], current: str) -> QComboBox:
     index = box.findData(current)
     box.setCurrentIndex(max(index, 0))
     return box
+
+
+# the GUI command each task's model serves, and the model tasks it accepts
+MODEL_COMMANDS = {"inpaint": ("Inpaint", ("inpaint",)), "denoise": ("Denoise", ("denoise", "restore")),
+                  "detect-scratches": ("Detect scratches", ("detect-scratches",))}
+
+
+def model_choices(tasks: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(label, id) for a model combo: "automatic" (naming the model it picks now), then every
+    registered model that does one of *tasks*."""
+    models = [m for task in tasks for m in registry.list_models(task)]
+    auto = next((m for m in (registry.default_model(t) for t in tasks) if m is not None), None)
+    items = [(f"Automatic (now {auto.label})" if auto else "Automatic (no model yet)", "")]
+    return items + [(f"{m.label} ({m.source})", m.id) for m in models]
 
 
 def _spin(lo: int, hi: int, value: int, suffix: str = "", special: str = "") -> QSpinBox:
@@ -78,10 +94,14 @@ class PreferencesDialog(QDialog):
         self.overlay_color = QLineEdit(s.overlay_color)
         self.overlay_opacity = _spin(0, 100, round(s.overlay_opacity * 100), " %")
         self.undo_mb = _spin(16, 65_536, s.undo_budget_mb, " MB")
+        self.task_models = {task: _combo(model_choices(accepts), getattr(s, MODEL_CHOICE_FIELDS[task]))
+                            for task, (_, accepts) in MODEL_COMMANDS.items()}
 
         tabs = QTabWidget()
         tabs.addTab(self._page(("Device", self.device), ("Precision", self.precision), ("Tile size", self.tile),
                                ("Models folder", models_row)), "Processing")
+        tabs.addTab(self._page(*((label, self.task_models[task]) for task, (label, _) in MODEL_COMMANDS.items())),
+                    "Models")
         tabs.addTab(self._page(("Save new files as", self.save_format), ("JPEG quality", self.jpeg_quality),
                                ("Largest photo", self.max_mp), ("Autosave every", self.autosave)), "Files")
         tabs.addTab(self._page(("Brush size", self.brush_size), ("Brush hardness", self.hardness),
@@ -130,4 +150,5 @@ class PreferencesDialog(QDialog):
             overlay_opacity=self.overlay_opacity.value() / 100.0,
             undo_budget_mb=self.undo_mb.value(),
             recent_files=list(self._base.recent_files),
+            **{MODEL_CHOICE_FIELDS[task]: str(box.currentData()) for task, box in self.task_models.items()},
         )
