@@ -159,7 +159,7 @@ def test_preferences_choose_the_model_each_command_uses(window, open_doc, qtbot,
     qtbot.addWidget(dialog)
     box = dialog.task_models["inpaint"]
     assert [box.itemData(i) for i in range(box.count())] == ["", "grey-inpaint", "tiny-inpaint"]
-    assert box.currentIndex() == 0 and box.itemText(0).startswith("Automatic (now ")
+    assert box.currentIndex() == 0 and box.itemText(0).startswith("Automatic (currently ")
     denoisers = dialog.task_models["denoise"]
     assert [denoisers.itemData(i) for i in range(denoisers.count())] == ["", "tiny-denoise"]
     box.setCurrentIndex(box.findData("grey-inpaint"))

@@ -49,7 +49,7 @@ def model_choices(tasks: tuple[str, ...]) -> list[tuple[str, str]]:
     registered model that does one of *tasks*."""
     models = [m for task in tasks for m in registry.list_models(task)]
     auto = next((m for m in (registry.default_model(t) for t in tasks) if m is not None), None)
-    items = [(f"Automatic (now {auto.label})" if auto else "Automatic (no model yet)", "")]
+    items = [(f"Automatic (currently {auto.label})" if auto else "Automatic (no model yet)", "")]
     return items + [(f"{m.label} ({m.source})", m.id) for m in models]
 
 
