@@ -414,8 +414,9 @@ def has_wide_hole(hole: np.ndarray, side: int) -> bool:
 
 def hole_thickness_bound(hole: np.ndarray, limit: int) -> int:
     """An upper bound on how thick the hole is, from :func:`has_wide_hole` at doubling block sides:
-    with *k* the largest side whose aligned blocks fit in the hole (1 if none), the hole is less than
-    4 × *k* − 1 pixels thick everywhere.  Search stops at *limit*."""
+    with *k* the largest side whose aligned blocks fit in the hole (1 if none), no block of side 2 × *k*
+    fits, so the hole is less than 4 × *k* − 1 pixels thick everywhere.  The search stops at *limit*
+    (a hole thicker than that gets a bound near *limit*; callers cap their use of it there anyway)."""
     k = 1
     while 2 * k <= limit and has_wide_hole(hole, 2 * k):
         k *= 2
