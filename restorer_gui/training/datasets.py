@@ -173,29 +173,19 @@ def denoise_batch(
 _MASKERS = (deg.thin_mask, deg.medium_mask, deg.wide_mask)
 
 
-INPAINT_KIND_P = (1 / 3, 1 / 3, 1 / 3)
+def random_inpaint_mask(h: int, w: int, rng: np.random.Generator, kind: int | None = None) -> tuple[np.ndarray, int]:
+    """A binary hole mask and its kind (0 thin, 1 medium, 2 wide): a kind drawn in equal thirds, or *kind*."""
+    p = np.full(3, 1 / 3) if kind is None else np.eye(3)[kind]
+    drawn = int(rng.choice(3, p=p))
+    return _MASKERS[drawn](h, w, rng), drawn
 
 
-def random_inpaint_mask(h: int, w: int, rng: np.random.Generator, p: Sequence[float] = INPAINT_KIND_P) -> np.ndarray:
-    """A binary hole mask: thin, medium or wide with probabilities ``p``."""
-    return _inpaint_mask(h, w, rng, p)[0]
-
-
-def _inpaint_mask(h: int, w: int, rng: np.random.Generator, p: Sequence[float]) -> tuple[np.ndarray, int]:
-    kind = int(rng.choice(3, p=np.asarray(p) / np.sum(p)))
-    return _MASKERS[kind](h, w, rng), kind
-
-
-def inpaint_batch(
-    bank: Bank, seed: int, step: int, n: int, size: int, kind: int | None = None, p: Sequence[float] = INPAINT_KIND_P
-) -> dict[str, np.ndarray]:
+def inpaint_batch(bank: Bank, seed: int, step: int, n: int, size: int, kind: int | None = None) -> dict[str, np.ndarray]:
     """Clean patches (NHWC), binary hole masks (N×H×W, 1 = hole) and each mask's kind (0 thin,
-    1 medium, 2 wide): drawn with probabilities ``p``, or all of one ``kind``."""
+    1 medium, 2 wide): mixed in equal thirds, or all of one *kind*."""
     rng = _rng(seed, step)
     clean = _clean(bank, rng, n, size)
-    if kind is not None:
-        p = [float(k == kind) for k in range(3)]
-    masks, kinds = zip(*(_inpaint_mask(size, size, rng, p) for _ in range(n)), strict=True)
+    masks, kinds = zip(*(random_inpaint_mask(size, size, rng, kind) for _ in range(n)), strict=True)
     return {"clean": clean, "mask": np.stack(masks).astype(np.float32), "kind": np.asarray(kinds, np.int64)}
 
 
