@@ -25,6 +25,16 @@ def _s(stats: dict) -> str:
     return f"{stats['median']:.2f} ({stats['min']:.2f}–{stats['max']:.2f})"
 
 
+def scaling_by_device(scaling: dict | None) -> dict:
+    """The speed part's time-against-size figures as {device: {megapixels: entry}} (files written before
+    2026-11-22's second run hold one device's sizes directly: those were the CPU's)."""
+    if not scaling:
+        return {}
+    if all(isinstance(e, dict) and "seconds" in e for e in scaling.values()):
+        return {"cpu": scaling}
+    return scaling
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} cores, {m.get('memory_gib')} GiB; "
@@ -70,11 +80,17 @@ def markdown(results: dict) -> str:
         for key in ("ratio_ours_to_ffdnet", "ratio_ours_to_dncnn"):
             if key in speed:
                 lines.append(f"| {key.replace('_', ' ')} (bare networks) | | {speed[key]:.2f}× |")
-        if speed.get("scaling"):
-            lines += ["", "Denoise time by size: " + ", ".join(
-                f"{mp} MP {e['seconds']['median']:.1f} s ({e['seconds_per_mp']:.2f} s/MP)" for mp, e in speed["scaling"].items())]
-        if speed.get("tiling"):
-            lines.append(f"Tiling cost, 256-px vs 1024-px tiles on 1 MP: {speed['tiling']['overhead_256_vs_1024'] * 100:+.0f} %")
+        scaling = scaling_by_device(speed.get("scaling"))
+        if scaling:
+            lines += ["", "**Denoise time by image size** (denoise-unet-s, whole pipeline, σ 25)", "",
+                      "| device | MP | seconds | s/MP |", "|---|---|---|---|"]
+            for device, per_size in scaling.items():
+                for mp, e in per_size.items():
+                    lines.append(f"| {device} | {mp} | {_s(e['seconds'])} | {e['seconds_per_mp']:.2f} |")
+        tiling = speed.get("tiling")
+        if tiling:
+            lines += ["", f"Tiling cost on 1 MP: 256-px tiles {_s(tiling['tile_256_s'])} s against one 1024-px tile "
+                          f"{_s(tiling['tile_1024_s'])} s: {tiling['overhead_256_vs_1024'] * 100:+.0f} %"]
         lines.append("")
     resp = results.get("responsiveness")
     if resp:
@@ -117,13 +133,15 @@ def plots(results: dict, stem: Path) -> list[Path]:
     except ImportError:
         return []
     made = []
-    scaling = (results.get("speed") or {}).get("scaling")
+    scaling = scaling_by_device((results.get("speed") or {}).get("scaling"))
     if scaling:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        mps = [float(k) for k in scaling]
-        ax.loglog(mps, [scaling[k]["seconds"]["median"] for k in scaling], "o-")
+        for device, per_size in scaling.items():
+            mps = [float(k) for k in per_size]
+            ax.loglog(mps, [per_size[k]["seconds"]["median"] for k in per_size], "o-", label=device)
+        ax.legend()
         ax.set_xlabel("megapixels")
-        ax.set_ylabel("seconds (denoise, CPU)")
+        ax.set_ylabel("seconds (denoise)")
         ax.grid(True, which="both", alpha=0.3)
         path = stem.with_name(stem.name + "-scaling.png")
         fig.tight_layout()

@@ -50,3 +50,21 @@ def test_a_partial_run_keeps_the_other_tasks_figures():
     assert merged["memory"]["denoise"] == before["memory"]["denoise"]
     assert merged["memory"]["inpaint"] == now["memory"]["inpaint"]
     assert merged["speed"] == {"x": 1} and merged["parts"] == ["memory", "speed"]
+
+
+def _stats(median: float) -> dict:
+    return {"median": median, "min": median - 0.1, "max": median + 0.2, "n": 3}
+
+
+def test_report_shows_time_by_size_per_device_with_min_and_max():
+    entry = {"seconds": _stats(13.5), "seconds_per_mp": 13.5 / 16}
+    speed = {"scaling": {"cpu": {"16": entry}, "cuda": {"16": {"seconds": _stats(0.9), "seconds_per_mp": 0.9 / 16}}},
+             "tiling": {"tile_256_s": _stats(0.55), "tile_1024_s": _stats(0.7), "overhead_256_vs_1024": 0.55 / 0.7 - 1}}
+    results = {"machine": {"cpu": "Test CPU", "cpus": 2, "memory_gib": 4.0}, "date": "2026-01-01", "speed": speed}
+    text = report.markdown(results)
+    assert "| cpu | 16 | 13.50 (13.40–13.70) | 0.84 |" in text
+    assert "| cuda | 16 | 0.90 (0.80–1.10) | 0.06 |" in text
+    assert "256-px tiles 0.55 (0.45–0.75) s against one 1024-px tile 0.70 (0.60–0.90) s: -21 %" in text
+    # a results file from before the per-device layout: its sizes were the CPU's
+    old = dict(results, speed={"scaling": {"16": entry}})
+    assert "| cpu | 16 | 13.50 (13.40–13.70) | 0.84 |" in report.markdown(old)
