@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-images", type=int, default=None, help="images per test set (default: all)")
     parser.add_argument("--bm3d-images", type=int, default=None, help="run CBM3D on the first N images only (slow)")
+    parser.add_argument("--sigmas", default="15,25,50",
+                        help="noise levels of the denoising comparison (a later run keeps the other levels' figures)")
     parser.add_argument("--quality-tasks", default="denoise,inpaint,detect-scratches",
                         help="which built-in models the quality part measures (a later run keeps the others' figures)")
     parser.add_argument("--memory-tasks", default="denoise,inpaint",
@@ -32,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    try:
+        sigmas = tuple(int(v) for v in args.sigmas.split(",") if v.strip())
+    except ValueError:
+        parser.error(f"--sigmas takes whole numbers separated by commas, not {args.sigmas!r}")
+    if not sigmas or not all(0 < v <= 100 for v in sigmas):
+        parser.error("--sigmas: noise levels between 1 and 100 on the 8-bit scale")
     import torch
 
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown_tasks:
             parser.error(f"unknown quality task(s): {', '.join(sorted(unknown_tasks))}")
         results["quality"] = quality.run(args.max_images or (3 if args.quick else None),
-                                         args.bm3d_images or (1 if args.quick else None), grids, tasks)
+                                         args.bm3d_images or (1 if args.quick else None), grids, tasks, sigmas)
     if "speed" in parts:
         from benchmarks import speed
 

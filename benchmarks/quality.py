@@ -98,7 +98,8 @@ def scratch(model_card: Path, sets: dict[str, Path], max_images: int | None, out
 TASKS = ("denoise", "inpaint", "detect-scratches")
 
 
-def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None, tasks: tuple[str, ...] = TASKS) -> dict:
+def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None, tasks: tuple[str, ...] = TASKS,
+        sigmas: tuple[int, ...] = SIGMAS) -> dict:
     """Everything the built-in models allow; a task without a built-in model is reported as such."""
     from restorer_gui.inference import registry
     from restorer_gui.training import evaluate
@@ -114,7 +115,7 @@ def run(max_images: int | None, bm3d_images: int | None, out_dir: Path | None, t
             result[task] = {"model": None, "note": "no trained built-in model"}
             continue
         if task == "denoise":
-            figures = denoise(info.card_path, where, max_images, bm3d_images=bm3d_images)
+            figures = denoise(info.card_path, where, max_images, sigmas, bm3d_images)
         else:
             figures = fn(info.card_path, where, max_images, out_dir)
         result[task] = {"model": info.id, "figures": figures, "max_images": max_images}

@@ -9,11 +9,19 @@ START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 def merge(previous: dict, results: dict, parts: list[str] | tuple[str, ...]) -> dict:
     """Today's results over an earlier run of the same day: parts that ran replace the earlier ones,
-    except quality and memory, which are kept per task (a run of one model keeps the others)."""
+    except quality and memory, which are kept per task (a run of one model keeps the others), and the
+    denoiser's quality, kept per set and σ while the model is the same (a run at one σ keeps the others)."""
     merged = {**previous, **results, "parts": sorted(set(previous.get("parts", [])) | set(parts))}
     for part in ("quality", "memory"):
         if part in results and part in previous:
             merged[part] = {**previous[part], **results[part]}
+    old = (previous.get("quality") or {}).get("denoise") or {}
+    new = (results.get("quality") or {}).get("denoise") or {}
+    if old.get("figures") and new.get("figures") and old.get("model") == new.get("model"):
+        figures = {name: dict(per_sigma) for name, per_sigma in old["figures"].items()}
+        for name, per_sigma in new["figures"].items():
+            figures.setdefault(name, {}).update(per_sigma)
+        merged["quality"]["denoise"] = {**new, "figures": figures}
     return merged
 
 

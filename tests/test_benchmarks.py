@@ -68,3 +68,32 @@ def test_report_shows_time_by_size_per_device_with_min_and_max():
     # a results file from before the per-device layout: its sizes were the CPU's
     old = dict(results, speed={"scaling": {"16": entry}})
     assert "| cpu | 16 | 13.50 (13.40–13.70) | 0.84 |" in report.markdown(old)
+
+
+def test_a_run_at_one_noise_level_keeps_the_others_figures():
+    def entry(psnr: float, n: int) -> dict:
+        return {"ours": {"psnr": psnr, "images": n}, "cbm3d": {"psnr": psnr - 0.1, "images": n}, "nlm": {"psnr": 20.0}}
+
+    before = {"parts": ["quality"], "quality": {
+        "denoise": {"model": "d", "figures": {"CBSD68": {"15": entry(34.0, 6), "25": entry(31.4, 6)}}},
+        "inpaint": {"model": "i", "figures": {}}}}
+    now = {"quality": {"denoise": {"model": "d", "figures": {"CBSD68": {"25": entry(30.9, 68)}, "Kodak24": {"25": entry(31.9, 24)}}}}}
+    merged = report.merge(before, now, ["quality"])
+    figures = merged["quality"]["denoise"]["figures"]
+    assert figures["CBSD68"]["15"] == entry(34.0, 6) and figures["CBSD68"]["25"] == entry(30.9, 68)
+    assert figures["Kodak24"] == {"25": entry(31.9, 24)} and merged["quality"]["inpaint"]["model"] == "i"
+    assert before["quality"]["denoise"]["figures"]["CBSD68"]["25"] == entry(31.4, 6)  # the earlier file's dict untouched
+    # another model's figures are not mixed with the new model's
+    other = {"quality": {"denoise": {"model": "e", "figures": {"CBSD68": {"25": entry(30.0, 68)}}}}}
+    assert report.merge(before, other, ["quality"])["quality"]["denoise"]["figures"] == {"CBSD68": {"25": entry(30.0, 68)}}
+
+
+def test_bad_noise_levels_are_refused_before_anything_runs(capsys):
+    import pytest
+
+    from benchmarks.__main__ import main
+
+    for bad in ("x", "0", ""):
+        with pytest.raises(SystemExit) as stop:
+            main(["--parts", "quality", "--sigmas", bad, "--no-readme"])
+        assert stop.value.code == 2 and "--sigmas" in capsys.readouterr().err
