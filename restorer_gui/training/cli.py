@@ -1,4 +1,4 @@
-"""`restorer train|eval|export` subcommands; also runnable as ``python -m restorer_gui.training.cli``."""
+"""`restorer train|eval|patches|export` subcommands; also runnable as ``python -m restorer_gui.training.cli``."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argp
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``train``, ``eval`` and ``export`` on an argparse subparsers object."""
+    """Register ``train``, ``eval``, ``patches`` and ``export`` on an argparse subparsers object."""
     t = subparsers.add_parser("train", help="train a model (resumable; runs in the foreground)")
     t.add_argument("task", choices=_TASKS)
     t.add_argument("--steps", type=int, default=None, help="schedule length (learning-rate decay ends here)")
@@ -74,6 +74,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--update-card", action="store_true", help="write the numbers into the model's card")
     e.add_argument("--threads", type=int, default=2)
     e.set_defaults(func=_one_line_errors(_cmd_eval))
+
+    c = subparsers.add_parser("patches", help="write a compact patch cache to carry to a GPU machine (train --patch-cache)")
+    c.add_argument("out", help="the .npy file to write")
+    c.add_argument("--count", type=int, default=1000, help="number of crops (128-px crops: about 48 KiB each)")
+    c.add_argument("--size", type=int, default=160, help="crop side in pixels (training patches are cut from these)")
+    c.add_argument("--data", nargs="+", default=None, help="training image folders (default ../shared/data/train)")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=_cmd_patches)
 
     x = subparsers.add_parser("export", help="checkpoint → models/<id>.safetensors + card")
     x.add_argument("checkpoint")
@@ -161,6 +169,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             return 2
         fields = {"threshold": threshold} if args.task == "scratch" else None
         update_card(card, {"test": res["results"], "eval_seed": args.seed}, fields=fields)
+    return 0
+
+
+def _cmd_patches(args: argparse.Namespace) -> int:
+    from restorer_gui.cli import CommandError
+    from restorer_gui.training.datasets import write_patch_cache
+    from restorer_gui.training.trainer import DEFAULT_TRAIN_DATA
+
+    if not str(args.out).endswith(".npy"):
+        raise CommandError(f"the patch cache is a .npy file: {args.out}")
+    try:
+        path = write_patch_cache(args.data or DEFAULT_TRAIN_DATA, args.out, args.count, args.size, args.seed)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {path}: {args.count} crops of {args.size} px ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 

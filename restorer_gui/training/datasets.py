@@ -7,6 +7,7 @@ seen without the interruption. Images stay uint8 in memory; degradations come fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -113,6 +114,29 @@ class ImageBank:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, arr)
         return path
+
+
+def write_patch_cache(folders: Iterable[str | Path], path: str | Path, count: int, size: int, seed: int = 0) -> Path:
+    """A compact N×size×size×3 uint8 ``.npy`` of random augmented crops to carry to another machine
+    (``train --patch-cache``). The first ``count // 20`` crops (at least one) come from the held-out
+    images and the rest from the training images, matching the trainer's split of a cache (its first
+    twentieth validates), so validation stays on images the run never trains on. Written to a temporary
+    name first: an interrupted run leaves no partial cache."""
+    if count < 2 or size < 8:
+        raise ValueError("a patch cache needs at least 2 crops of at least 8 px")
+    train, val = ImageBank.from_folders(folders).split()
+    rng = np.random.default_rng(seed)
+    k = max(1, count // 20)
+    arr = np.stack([val.random_patch(rng, size) for _ in range(k)] + [train.random_patch(rng, size) for _ in range(count - k)])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part.npy")
+    try:
+        np.save(tmp, arr)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 class PatchBank:

@@ -69,3 +69,35 @@ def test_losses() -> None:
     assert d(torch.rand(1, 4, 64, 64)).ndim == 4
     assert float(L.d_hinge_loss(torch.full((2,), 2.0), torch.full((2,), -2.0))) == 0.0
     assert abs(float(L.psnr(y * 0.9, y)[0]) - 20.0) < 1e-4
+
+
+def test_patch_cache_validates_on_held_out_images_only(tmp_path: Path, capsys) -> None:
+    """`restorer patches` writes the held-out crops first, where the trainer's split of a cache looks
+    for its validation patches; every image is one flat colour, so a crop tells which image it is from."""
+    from PIL import Image
+
+    from restorer_gui.training.cli import main as cli_main
+    from restorer_gui.training.trainer import TrainConfig, _load_bank
+
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(np.full((30, 36, 3), 5 * i, np.uint8)).save(folder / f"img{i:02d}.png")
+    held = {5 * i for i in np.flatnonzero(ds.held_out(40))}
+    out = tmp_path / "cache" / "p.npy"
+    assert cli_main(["patches", str(out), "--count", "60", "--size", "24", "--data", str(folder)]) == 0
+    assert "60 crops of 24 px" in capsys.readouterr().out
+    arr = np.load(out)
+    assert arr.shape == (60, 24, 24, 3) and arr.dtype == np.uint8
+    colours = [int(p[0, 0, 0]) for p in arr]
+    assert set(colours[:3]) <= held and not set(colours[3:]) & held
+    assert [p.name for p in out.parent.iterdir()] == ["p.npy"]  # no temporary file left
+    train_bank, val_bank = _load_bank(TrainConfig(task="denoise", out=str(tmp_path / "run"), patch_cache=str(out)))
+    assert {int(p[0, 0, 0]) for p in val_bank.patches} <= held
+    assert not {int(p[0, 0, 0]) for p in train_bank.patches} & held
+    # refused with one line and nothing written: not a .npy name, too few crops
+    assert cli_main(["patches", str(tmp_path / "p.txt"), "--data", str(folder)]) != 0
+    assert cli_main(["patches", str(tmp_path / "q.npy"), "--count", "1", "--data", str(folder)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ".npy" in err and "at least 2 crops" in err
+    assert not (tmp_path / "p.txt").exists() and not (tmp_path / "q.npy").exists()
