@@ -106,15 +106,6 @@ class ImageBank:
         y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
         return augment(img[y : y + size, x : x + size], rng)
 
-    def save_patches(self, path: str | Path, count: int, size: int, seed: int = 0) -> Path:
-        """Write a compact N×size×size×3 uint8 array of random crops (for carrying to another machine)."""
-        rng = np.random.default_rng(seed)
-        arr = np.stack([self.random_patch(rng, size) for _ in range(count)])
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, arr)
-        return path
-
 
 def write_patch_cache(folders: Iterable[str | Path], path: str | Path, count: int, size: int, seed: int = 0) -> Path:
     """A compact N×size×size×3 uint8 ``.npy`` of random augmented crops to carry to another machine
@@ -140,7 +131,7 @@ def write_patch_cache(folders: Iterable[str | Path], path: str | Path, count: in
 
 
 class PatchBank:
-    """Random augmented crops from a pre-extracted N×P×P×3 uint8 patch array (see `save_patches`)."""
+    """Random augmented crops from a pre-extracted N×P×P×3 uint8 patch array (see `write_patch_cache`)."""
 
     def __init__(self, patches: np.ndarray) -> None:
         if patches.ndim != 4 or patches.shape[3] != 3 or patches.dtype != np.uint8:

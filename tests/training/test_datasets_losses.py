@@ -17,7 +17,7 @@ def test_bank_split_and_patches(tiny_images: Path, tmp_path: Path) -> None:
     assert len(train.images) + len(val.images) == 6 and len(val.images) == 2
     p = bank.random_patch(np.random.default_rng(0), 32)
     assert p.shape == (32, 32, 3) and p.dtype == np.uint8
-    cache = ds.PatchBank.load(bank.save_patches(tmp_path / "c.npy", 5, 40))
+    cache = ds.PatchBank.load(ds.write_patch_cache([tiny_images], tmp_path / "c.npy", 5, 40))
     assert cache.random_patch(np.random.default_rng(1), 32).shape == (32, 32, 3)
 
 
