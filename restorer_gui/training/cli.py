@@ -78,7 +78,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     c = subparsers.add_parser("patches", help="write a compact patch cache to carry to a GPU machine (train --patch-cache)")
     c.add_argument("out", help="the .npy file to write")
     c.add_argument("--count", type=int, default=800,
-                   help="number of crops (75 KiB each at the default 160 px: 800 fit the GPU machine's 64 MiB carry)")
+                   help="number of crops (75 KiB each at the default 160 px: 800 make 59 MiB)")
     c.add_argument("--size", type=int, default=160, help="crop side in pixels (training patches are cut from these)")
     c.add_argument("--data", nargs="+", default=None, help="training image folders (default ../shared/data/train)")
     c.add_argument("--seed", type=int, default=0)
