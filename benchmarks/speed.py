@@ -125,15 +125,16 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
             out["references"][f"{name}@{device}"] = {"seconds_per_mp": _module_seconds_per_mp(build(), 1.0, repeats, device)}
     denoisers = [i for i in registry.list_models("denoise") if i.builtin]
     if denoisers:
+        loaded = {}
         for device in devices:  # time against size, every size repeated (no warm-up run for the big ones)
-            model = loader.load_model(denoisers[0], device)
+            model = loaded[device] = loader.load_model(denoisers[0], device)
             per_size = out["scaling"].setdefault(device, {})
             for mp in sizes:
                 img = _image(mp, seed=int(mp))
                 stats = _timed(lambda im=img, m=model: pipelines.denoise(im, m, sigma=25), repeats, warm_up=mp < 16)
                 per_size[str(mp)] = {"seconds": stats, "seconds_per_mp": stats["median"] / mp}
                 del img
-        model = loader.load_model(denoisers[0], devices[0])
+        model = loaded[devices[0]]  # the tiling figures are the first device's
         whole = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=1024), repeats)
         small = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=256), repeats)
         out["tiling"] = {"tile_1024_s": whole, "tile_256_s": small, "overhead_256_vs_1024": small["median"] / whole["median"] - 1}

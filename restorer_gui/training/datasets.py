@@ -109,15 +109,15 @@ class ImageBank:
 
 def write_patch_cache(folders: Iterable[str | Path], path: str | Path, count: int, size: int, seed: int = 0) -> Path:
     """A compact N×size×size×3 uint8 ``.npy`` of random augmented crops to carry to another machine
-    (``train --patch-cache``). The first ``count // 20`` crops (at least one) come from the held-out
-    images and the rest from the training images, matching the trainer's split of a cache (its first
-    twentieth validates), so validation stays on images the run never trains on. Written to a temporary
+    (``train --patch-cache``). The first `PatchBank.held_out_count` crops come from the held-out images
+    and the rest from the training images, which is where `PatchBank.split` draws the line, so
+    validation stays on images the run never trains on. Written to a temporary
     name first: an interrupted run leaves no partial cache."""
     if count < 2 or size < 8:
         raise ValueError("a patch cache needs at least 2 crops of at least 8 px")
     train, val = ImageBank.from_folders(folders).split()
     rng = np.random.default_rng(seed)
-    k = max(1, count // 20)
+    k = PatchBank.held_out_count(count)
     arr = np.stack([val.random_patch(rng, size) for _ in range(k)] + [train.random_patch(rng, size) for _ in range(count - k)])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +141,17 @@ class PatchBank:
     @classmethod
     def load(cls, path: str | Path) -> PatchBank:
         return cls(np.load(path, mmap_mode="r"))
+
+    @staticmethod
+    def held_out_count(n: int) -> int:
+        """How many of a cache's ``n`` patches, at its start, are held out for validation."""
+        return max(1, n // 20)
+
+    def split(self) -> tuple[PatchBank, PatchBank]:
+        """(train, held-out): the first `held_out_count` patches validate (`write_patch_cache` puts the
+        held-out images' crops there)."""
+        k = self.held_out_count(len(self.patches))
+        return PatchBank(self.patches[k:]), PatchBank(self.patches[:k])
 
     def random_patch(self, rng: np.random.Generator, size: int) -> np.ndarray:
         p = self.patches[int(rng.integers(len(self.patches)))]

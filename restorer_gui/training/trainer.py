@@ -307,10 +307,7 @@ def _save(obj: dict[str, Any], path: Path) -> None:
 
 def _load_bank(cfg: TrainConfig) -> tuple[ds.Bank, ds.Bank]:
     if cfg.patch_cache and Path(cfg.patch_cache).exists():
-        bank = ds.PatchBank.load(cfg.patch_cache)
-        n = len(bank.patches)
-        k = max(1, n // 20)
-        return ds.PatchBank(bank.patches[k:]), ds.PatchBank(bank.patches[:k])
+        return ds.PatchBank.load(cfg.patch_cache).split()
     return ds.ImageBank.from_folders(cfg.data).split()
 
 
