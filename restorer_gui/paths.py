@@ -41,7 +41,10 @@ _models_override: Path | None = None
 def set_user_models_dir(folder: str | Path | None) -> None:
     """Use another folder for user models (Preferences); None or "" restores the default."""
     global _models_override
-    _models_override = Path(folder).expanduser() if folder else None
+    try:
+        _models_override = Path(folder).expanduser() if folder and "\0" not in str(folder) else None
+    except RuntimeError:  # "~someone" for an unknown user: the text as it is
+        _models_override = Path(folder)
 
 
 def user_models_dir() -> Path:

@@ -16,6 +16,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from restorer_gui.core.pathtext import PathTextError, path_from_text, shown
+from restorer_gui.core.pathtext import exists as _exists
+from restorer_gui.core.pathtext import is_dir as _is_dir
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -30,6 +33,7 @@ __all__ = [
     "BatchSummary",
     "FileOutcome",
     "default_output_dir",
+    "folder_from_text",
     "format_duration",
     "parse_patterns",
     "plan_batch",
@@ -92,9 +96,21 @@ class BatchPlan:
         return _same_dir(self.options.input_dir, self.options.output_dir)
 
 
+def folder_from_text(text: str | os.PathLike[str], what: str = "folder") -> Path:
+    """The absolute folder path *text* names (``~`` expanded); raises :class:`BatchPlanError` with a
+    one-line reason for text that cannot name a folder (empty, a NUL byte, ``~unknown-user``…)."""
+    try:
+        return path_from_text(os.fspath(text) if not isinstance(text, bytes) else os.fsdecode(text))
+    except PathTextError as exc:
+        raise BatchPlanError(f"{what} “{shown(text)}”: {exc}") from None
+
+
 def default_output_dir(input_dir: str | os.PathLike[str]) -> Path:
-    """The sibling folder ``<name>-restored`` next to *input_dir*."""
-    p = Path(input_dir).expanduser().absolute()
+    """The sibling folder ``<name>-restored`` next to *input_dir* (``restored`` inside a root folder,
+    which has no sibling); raises :class:`BatchPlanError` when *input_dir* cannot name a folder."""
+    p = folder_from_text(input_dir, "input folder")
+    if not p.name:
+        return p / IN_PLACE_SUFFIX.lstrip("-")
     return p.with_name(p.name + IN_PLACE_SUFFIX)
 
 
@@ -110,13 +126,13 @@ def plan_batch(options: BatchOptions) -> BatchPlan:
         raise BatchPlanError(f"unknown output format {options.fmt!r} (use {', '.join(FORMATS)})")
     if options.on_existing not in POLICIES:
         raise BatchPlanError(f"unknown policy {options.on_existing!r} (use {', '.join(POLICIES)})")
-    src_dir = Path(options.input_dir).expanduser().absolute()
-    out_dir = Path(options.output_dir).expanduser().absolute()
-    if not src_dir.exists():
+    src_dir = folder_from_text(options.input_dir, "input folder")
+    out_dir = folder_from_text(options.output_dir, "output folder")
+    if not _exists(src_dir):
         raise BatchPlanError(f"{src_dir}: the input folder does not exist")
-    if not src_dir.is_dir():
+    if not _is_dir(src_dir):
         raise BatchPlanError(f"{src_dir}: the input is not a folder")
-    if out_dir.exists() and not out_dir.is_dir():
+    if _exists(out_dir) and not _is_dir(out_dir):
         raise BatchPlanError(f"{out_dir}: the output exists and is not a folder")
     opts = BatchOptions(src_dir, out_dir, options.recursive, options.patterns, options.fmt, options.on_existing)
     plan = BatchPlan(opts)
@@ -174,7 +190,7 @@ def _matches(name: str, patterns: Iterable[str]) -> bool:
 def _same_dir(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

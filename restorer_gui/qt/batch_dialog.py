@@ -26,7 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer_gui.core.batch import DEFAULT_PATTERNS, FORMATS, POLICIES, BatchOptions, default_output_dir
+from restorer_gui.core.batch import (
+    DEFAULT_PATTERNS,
+    FORMATS,
+    POLICIES,
+    BatchOptions,
+    BatchPlanError,
+    default_output_dir,
+)
+from restorer_gui.core.pathtext import PathTextError, exists, is_dir, path_from_text, shown
 from restorer_gui.qt.dialogs.denoise import MAX_SIGMA, StrengthControl
 from restorer_gui.settings import Settings
 FORMAT_LABELS = {"same": "Same as the input", "png": "PNG", "jpg": "JPEG (8-bit)", "tiff": "TIFF (keeps 16 bits)"}
@@ -88,6 +96,7 @@ class BatchDialog(QDialog):
         self.input_edit = QLineEdit()
         self.input_edit.setPlaceholderText("A folder of scans")
         self.input_edit.textChanged.connect(self._on_input_changed)
+        self.input_edit.textChanged.connect(self._show_live_problem)
         form.addRow("Folder", self._folder_row(self.input_edit, self._pick_input))
         self.recursive = QCheckBox("Include sub-folders")
         form.addRow("", self.recursive)
@@ -103,6 +112,7 @@ class BatchDialog(QDialog):
         self.output_edit = QLineEdit()
         self.output_edit.textEdited.connect(self._on_output_edited)
         self.output_edit.textChanged.connect(self._update_hint)
+        self.output_edit.textChanged.connect(self._show_live_problem)
         form.addRow("Folder", self._folder_row(self.output_edit, self._pick_output))
         self.output_hint = QLabel("")
         self.output_hint.setWordWrap(True)
@@ -142,7 +152,7 @@ class BatchDialog(QDialog):
     def _load(self, s: Settings) -> None:
         self.input_edit.setText(s.batch_input_dir)
         remembered = s.batch_output_dir
-        if remembered and (not s.batch_input_dir or Path(remembered) != default_output_dir(s.batch_input_dir)):
+        if remembered and (not s.batch_input_dir or _folder(remembered) != _default_output(s.batch_input_dir)):
             self._output_auto = False
             self.output_edit.setText(remembered)
         self.recursive.setChecked(s.batch_recursive)
@@ -156,6 +166,7 @@ class BatchDialog(QDialog):
         self.auto.setChecked(s.batch_auto)
         self._update_quality()
         self._update_hint()
+        self._show_live_problem()
 
     # --- reactions -----------------------------------------------------------------------
     def _pick_input(self) -> None:
@@ -173,7 +184,8 @@ class BatchDialog(QDialog):
 
     def _on_input_changed(self, text: str) -> None:
         if self._output_auto:
-            self.output_edit.setText(str(default_output_dir(text)) if text.strip() else "")
+            default = _default_output(text.strip())
+            self.output_edit.setText(str(default) if default is not None else "")
 
     def _on_output_edited(self, text: str) -> None:
         self._output_auto = not text.strip()  # clearing the field returns to the default
@@ -190,20 +202,35 @@ class BatchDialog(QDialog):
 
     # --- result --------------------------------------------------------------------------
     def validate(self) -> str:
-        """The reason the choices cannot start a batch, or "" when they can."""
+        """The reason the choices cannot start a batch, or "" when they can (one line, any text)."""
         src = self.input_edit.text().strip()
         out = self.output_edit.text().strip()
         if not src:
             return "Choose the folder of photos."
-        if not Path(src).expanduser().is_dir():
-            return f"{src} is not a folder."
+        try:
+            src_dir = path_from_text(src)
+        except PathTextError as exc:
+            return f"Photos: {exc}."
+        if not is_dir(src_dir):
+            return f"{shown(src)} is not a folder." if exists(src_dir) else f"There is no folder {shown(src)}."
         if not out:
             return "Choose where to save the results."
-        if Path(out).expanduser().exists() and not Path(out).expanduser().is_dir():
-            return f"{out} is a file, not a folder."
+        try:
+            out_dir = path_from_text(out)
+        except PathTextError as exc:
+            return f"Results: {exc}."
+        if exists(out_dir) and not is_dir(out_dir):
+            return f"{shown(out)} is a file, not a folder."
         if self.model.count() == 0:
             return "There is no denoise model."
         return ""
+
+    def _show_live_problem(self, *_args) -> None:
+        """While the user types: what is wrong with the folders so far (nothing for empty fields)."""
+        problem = self.validate()
+        if problem.startswith("Choose "):
+            problem = ""
+        self.error_label.setText(problem)
 
     def accept(self) -> None:
         problem = self.validate()
@@ -215,8 +242,8 @@ class BatchDialog(QDialog):
 
     def choices(self) -> BatchChoices:
         options = BatchOptions(
-            input_dir=Path(self.input_edit.text().strip()).expanduser(),
-            output_dir=Path(self.output_edit.text().strip()).expanduser(),
+            input_dir=_folder(self.input_edit.text().strip()),
+            output_dir=_folder(self.output_edit.text().strip()),
             recursive=self.recursive.isChecked(),
             patterns=self.patterns.text().strip() or DEFAULT_PATTERNS,
             fmt=str(self.format.currentData()),
@@ -247,8 +274,26 @@ class BatchDialog(QDialog):
             s.batch_sigma = int(c.sigma)
 
 
+def _folder(text: str) -> Path:
+    """The folder *text* names, or the text as it is when it cannot name one (validate() says why)."""
+    try:
+        return path_from_text(text)
+    except PathTextError:
+        return Path(text.replace("\0", ""))
+
+
+def _default_output(input_text: str) -> Path | None:
+    """The default results folder for the typed input folder, or None when there is none yet."""
+    if not input_text:
+        return None
+    try:
+        return default_output_dir(input_text)
+    except BatchPlanError:
+        return None
+
+
 def _same_folder(a: str, b: str) -> bool:
     try:
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-    except OSError:
+        return path_from_text(a).resolve() == path_from_text(b).resolve()
+    except (OSError, ValueError, RuntimeError):
         return False

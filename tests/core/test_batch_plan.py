@@ -135,6 +135,32 @@ def test_usage_errors(tmp_path):
         plan_batch(BatchOptions(tmp_path, tmp_path / "o", fmt="gif"))
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("/data/sc\0ans", "NUL"),
+    ("~no-such-user-here/scans", "no user named “no-such-user-here”"),
+    ("/data/\ud800", "cannot store"),
+    ("", "no folder"),
+])
+def test_text_that_cannot_name_a_folder_is_a_one_line_plan_error(tmp_path, text, reason):
+    for options in (BatchOptions(text, tmp_path / "o"), BatchOptions(tmp_path, text)):
+        with pytest.raises(BatchPlanError, match=reason) as err:
+            plan_batch(options)
+        assert "\n" not in str(err.value) and "\0" not in str(err.value)
+    with pytest.raises(BatchPlanError, match=reason):
+        default_output_dir(text)
+
+
+def test_awkward_folders_that_are_still_folders(tmp_path):
+    assert default_output_dir("/") == Path("/restored")  # a root folder has no sibling
+    assert default_output_dir("~") == Path.home().with_name(Path.home().name + "-restored")
+    assert default_output_dir("/data/scans/../old") == Path("/data/old-restored")
+    long = "/" + "x" * 5000  # too long for the file system: "does not exist", not OSError
+    with pytest.raises(BatchPlanError, match="does not exist"):
+        plan_batch(BatchOptions(long, tmp_path / "o"))
+    with pytest.raises(BatchPlanError, match="does not exist"):
+        plan_batch(BatchOptions(tmp_path / "missing", long))
+
+
 def test_helpers():
     assert default_output_dir("/data/scans") == Path("/data/scans-restored")
     assert parse_patterns(" *.JPG, *.tif ") == ["*.jpg", "*.tif"]

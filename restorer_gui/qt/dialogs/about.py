@@ -62,6 +62,7 @@ class AboutDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Model", "Task", "Source", "Parameters", "Measured", "Trained on"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)  # a list to read, not a form
         for info in registry.list_models():
             row = self.table.rowCount()
             self.table.insertRow(row)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from restorer_gui import paths
+from restorer_gui.core.pathtext import PathTextError, exists, is_dir, path_from_text, shown
 from restorer_gui.inference import registry
 from restorer_gui.settings import MODEL_CHOICE_FIELDS, Settings
 
@@ -107,12 +109,20 @@ class PreferencesDialog(QDialog):
         tabs.addTab(self._page(("Brush size", self.brush_size), ("Brush hardness", self.hardness),
                                ("Mask colour", self.overlay_color), ("Mask opacity", self.overlay_opacity),
                                ("Undo memory", self.undo_mb)), "Editing")
+        self.tabs = tabs
+        self.error_label = QLabel("")
+        self.error_label.setStyleSheet("color: #c0392b")
+        self.error_label.setWordWrap(True)
+        self.models_dir.textChanged.connect(self._show_problem)
+        self.overlay_color.textChanged.connect(self._show_problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
+        layout.addWidget(self.error_label)
         layout.addWidget(buttons)
+        self._show_problem()
 
     @staticmethod
     def _page(*rows) -> QWidget:
@@ -130,16 +140,49 @@ class PreferencesDialog(QDialog):
         if folder:
             self.models_dir.setText(folder)
 
+    def models_dir_problem(self) -> str:
+        """Why the models folder cannot be used ("" when it can; empty means the default folder)."""
+        text = self.models_dir.text().strip()
+        if not text:
+            return ""
+        try:
+            folder = path_from_text(text)
+        except PathTextError as exc:
+            return f"Models folder: {exc}."
+        if exists(folder) and not is_dir(folder):
+            return f"Models folder: {shown(text)} is a file, not a folder."
+        return ""
+
+    def colour_problem(self) -> str:
+        """Why the mask colour text is not a colour ("" when it is)."""
+        text = self.overlay_color.text().strip()
+        if "\0" in text or not QColor.isValidColorName(text):
+            return f"Mask colour: {shown(text) or 'nothing'} is not a colour (try #ff3030 or red); the current one is kept."
+        return ""
+
+    def _show_problem(self, *_args) -> None:
+        self.error_label.setText(self.models_dir_problem() or self.colour_problem())
+
+    def accept(self) -> None:
+        """OK applies the choices unless the models folder cannot be used (said in the dialog)."""
+        problem = self.models_dir_problem()
+        if problem:
+            self.error_label.setText(problem)
+            self.tabs.setCurrentIndex(0)
+            self.models_dir.setFocus()
+            return
+        super().accept()
+
     def result_settings(self) -> Settings:
         import dataclasses
 
-        color = QColor(self.overlay_color.text().strip())
+        color = QColor() if self.colour_problem() else QColor(self.overlay_color.text().strip())
         return dataclasses.replace(
             self._base,
             device=str(self.device.currentData()),
             precision=str(self.precision.currentData()),
             tile_size=self.tile.value(),
-            models_dir=self.models_dir.text().strip(),
+            models_dir=self._base.models_dir if self.models_dir_problem() else self.models_dir.text().strip(),
             default_save_format=str(self.save_format.currentData()),
             jpeg_quality=self.jpeg_quality.value(),
             max_image_megapixels=float(self.max_mp.value()),
