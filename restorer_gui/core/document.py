@@ -67,5 +67,20 @@ class Document:
         """The visible result at full bit depth, as it would be saved."""
         return composite(self.original, self.layers)
 
+    @property
+    def has_layered_work(self) -> bool:
+        """True when there is work a flat picture cannot hold: result layers or a painted mask."""
+        return bool(self.layers) or bool(self.mask.any())
+
+    def layered_work_text(self) -> str:
+        """What a flat picture would leave out, in words: "2 result layers and the mask"."""
+        parts = []
+        if self.layers:
+            n = len(self.layers)
+            parts.append(f"{n} result layer{'s' if n != 1 else ''}")
+        if self.mask.any():
+            parts.append("the mask")
+        return " and ".join(parts)
+
     def mask_fraction(self) -> float:
         return float(np.count_nonzero(self.mask >= 128)) / self.mask.size

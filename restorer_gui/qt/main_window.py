@@ -143,8 +143,14 @@ class MainWindow(QMainWindow):
         S = QKeySequence.StandardKey
         a = self._action
         self.act_open = a("&Open…", self.open_dialog, S.Open, tip="Open a photo")
-        self.act_save = a("&Save", self.save, S.Save, tip="Save the visible result")
-        self.act_save_as = a("Save &As…", self.save_as, S.SaveAs)
+        # Export writes the visible result as a flat picture; Save Project keeps the layers and the mask.
+        # Ctrl+S and Ctrl+Shift+S keep doing what they always did; Ctrl+E / Ctrl+Shift+E as in GIMP.
+        self.act_save = a("&Export Image", self.save, [*QKeySequence.keyBindings(S.Save), QKeySequence("Ctrl+E")],
+                          tip="Write the visible result as a flat picture (PNG, TIFF, JPEG); "
+                              "layers and the mask are kept by Save Project")
+        self.act_save_as = a("Export Image &As…", self.save_as,
+                             [*QKeySequence.keyBindings(S.SaveAs), QKeySequence("Ctrl+Shift+E")],
+                             tip="Write the visible result as a flat picture under a new name")
         self.act_import_layer = a("Import Image as &Layer…", self.import_layer_dialog, tip="Add a same-sized picture as a result layer")
         self.act_import_mask = a("Import &Mask…", self.import_mask_dialog)
         self.act_export_mask = a("&Export Mask…", self.export_mask_dialog)
@@ -378,9 +384,15 @@ class MainWindow(QMainWindow):
             self.set_document(None)
 
     def maybe_discard_changes(self) -> bool:
-        """True when there are no unsaved changes, or the user saved or discarded them."""
+        """True when there are no unsaved changes, or the user saved or discarded them.
+
+        Work a flat picture cannot hold (result layers, a painted mask) is offered a project save;
+        a photo without any is offered a save of the picture, as always.
+        """
         if self.model is None or not self.model.modified:
             return True
+        if self.model.doc.has_layered_work:
+            return self._ask_to_save_project()
         answer = QMessageBox.question(
             self,
             "Unsaved changes",
@@ -391,6 +403,24 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
+
+    def _ask_to_save_project(self) -> bool:
+        """The close prompt for layered work: save the project, discard, or cancel."""
+        assert self.model is not None
+        doc = self.model.doc
+        SB = QMessageBox.StandardButton
+        text = f"Closing {doc.title} loses {doc.layered_work_text()}, which only a project keeps. "
+        text += "Save a project?" if doc.project_path is None else f"Save {doc.project_path.name}?"
+        if doc.saved_path is not None:
+            text += f"\n\nThe exported picture {doc.saved_path.name} holds only the visible result."
+        box = QMessageBox(QMessageBox.Icon.Warning, "Save the project?", text, SB.Save | SB.Discard | SB.Cancel, self)
+        box.button(SB.Save).setText("Save Project…" if doc.project_path is None else "Save Project")
+        box.button(SB.Discard).setText("Close Without Saving")
+        box.setDefaultButton(SB.Save)
+        answer = SB(box.exec())
+        if answer == SB.Save:
+            return self.save_project()
+        return answer == SB.Discard
 
     # --- saving --------------------------------------------------------------------------
     def suggested_save_path(self) -> Path:
@@ -418,7 +448,7 @@ class MainWindow(QMainWindow):
             return False
         suggested = self.suggested_save_path()
         selected = next((f for f, s in SAVE_FILTERS.items() if suggested.suffix.lower() in f), None)
-        path, chosen = QFileDialog.getSaveFileName(self, "Save the restored photo", str(suggested), ";;".join(SAVE_FILTERS), selected)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export the restored photo", str(suggested), ";;".join(SAVE_FILTERS), selected)
         if not path:
             return False
         target = Path(path)
@@ -436,7 +466,11 @@ class MainWindow(QMainWindow):
             return False
 
     def save_to(self, target: Path | str) -> bool:
-        """Save the flattened visible result; never replaces the original without asking."""
+        """Export the flattened visible result; never replaces the original without asking.
+
+        A photo with result layers or a painted mask stays unsaved (and keeps its autosave): the
+        picture does not hold them; File ▸ Save Project does.
+        """
         if self.model is None:
             return False
         target = Path(target)
@@ -465,10 +499,14 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot save the photo", "Not enough memory to save this photo.")
             return False
         doc.saved_path = target
-        self.model.mark_saved()
-        self.autosave.discard()
         note = " (JPEG keeps 8 bits)" if target.suffix.lower() in (".jpg", ".jpeg") and doc.bit_depth == 16 else ""
-        self.statusBar().showMessage(f"Saved {target}{note}", 5000)
+        if doc.has_layered_work:
+            self.statusBar().showMessage(
+                f"Exported {target}{note}. To keep {doc.layered_work_text()}, use File ▸ Save Project.", 10_000)
+        else:
+            self.model.mark_saved()
+            self.autosave.discard()
+            self.statusBar().showMessage(f"Saved {target}{note}", 5000)
         self._update_title()
         return True
 
@@ -737,7 +775,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         for old, _ in orphans:
             self.autosave.remove(old)
-        self.statusBar().showMessage("Recovered. Save the photo or the project to keep it.", 10_000)
+        self.statusBar().showMessage("Recovered. File ▸ Save Project keeps it with its layers and mask.", 10_000)
         return True
 
     # --- preferences, about, layout ------------------------------------------------------

@@ -88,7 +88,15 @@ def test_saving_removes_the_autosave(window, open_doc, qtbot, tmp_path):
         window.autosave.save_now()
     assert window.autosave.project.exists()
     assert window.save_to(tmp_path / "out.png")
+    assert window.autosave.project.exists()  # the picture does not hold the mask
+    assert window.save_project_to(tmp_path / "out.rgproj")
     assert not window.autosave.project.exists()
+    window.act_clear.trigger()  # a photo with nothing a picture cannot hold: exporting saves it
+    with qtbot.waitSignal(window.restore.pool.job_finished, timeout=10_000):
+        window.autosave.save_now()
+    assert window.autosave.project.exists()
+    assert window.save_to(tmp_path / "out.png")
+    assert not window.autosave.project.exists() and not window.model.modified
 
 
 def test_preferences_apply_and_persist(window, qtbot, tmp_path):

@@ -66,6 +66,9 @@ def test_open_paint_undo_add_compare_save_keeps_16_bits_and_metadata(window, tmp
     exif.load(saved.exif)
     assert exif[0x010F] == "ScanCo" and exif[0x0110] == "Flatbed 9000"
     assert digest(src) == before
+    # the exported picture does not hold the layer: the photo is still unsaved until a project is
+    assert model.modified and window.isWindowModified()
+    assert window.save_project_to(tmp_path / "scan.rgproj")
     assert not model.modified and not window.isWindowModified()
     assert not [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
 
@@ -149,9 +152,15 @@ def test_unsaved_changes_are_asked_about(window, tmp_path, dialogs):
     window.act_fill.trigger()
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert not window.open_path(a)
-    assert dialogs.shown[-1][0] == "question" and window.model.doc.mask.min() == 255
+    # a painted mask is work a picture cannot hold: the question is about the project
+    assert dialogs.shown[-1][:2] == ("box", "Save the project?") and window.model.doc.mask.min() == 255
     dialogs.answer = QMessageBox.StandardButton.Discard
     assert window.open_path(a) and window.model.doc.mask.max() == 0
+    window.act_fill.trigger()
+    window.act_clear.trigger()  # changed, but nothing a picture cannot hold: the old question
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert not window.open_path(a)
+    assert dialogs.shown[-1][:2] == ("question", "Unsaved changes")
 
 
 def test_import_and_export_mask(window, tmp_path):
