@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from restorer_gui import __version__, paths
+from restorer_gui.core.errors import RestorerError
 
 
 def _dist_version(name: str) -> str:
@@ -67,7 +68,7 @@ def cmd_info(_args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- restoration commands
 
 
-class CommandError(Exception):
+class CommandError(RestorerError):
     """Stops a command with a one-line message and an exit code."""
 
     def __init__(self, message: str, code: int = 2) -> None:
@@ -79,34 +80,46 @@ def _error(message: str) -> None:
     print(f"restorer: {message}", file=sys.stderr)
 
 
-_TASK_USES = {"denoise": ("denoise", "restore"), "inpaint": ("inpaint",), "detect-scratches": ("detect-scratches",)}
-
-
-def _load_model(ref: str | None, task: str | None, device: str) -> Any:
-    """The model for a command: --model ID|PATH, else the default one for *task*."""
+def _models(device: str) -> Any:
+    """The models of this command run: each loaded once, kept across inputs (an unavailable device is a
+    usage error)."""
     os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
-    from restorer_gui.inference import loader, registry
-    from restorer_gui.inference.device import DeviceError
-    from restorer_gui.inference.safe_load import ModelLoadError
+    from restorer_gui.inference import ops
+    from restorer_gui.inference.device import DeviceError, resolve_device
 
-    if ref is None:
-        assert task is not None
-        info = registry.default_model(task)
-        if info is None:
-            raise CommandError(
-                f"no {task} model is installed: import one with `restorer models import FILE` "
-                "or pass --model ID|PATH (see `restorer models list`)"
-            )
-        ref = info.id
     try:
-        model = loader.load_model(ref, device=device)
-    except (ModelLoadError, registry.RegistryError, DeviceError) as exc:
-        raise CommandError(str(exc)) from None  # already names the file, id or device
-    if task is not None and model.task not in _TASK_USES[task]:
-        raise CommandError(f"model {model.id!r} is a {model.task} model; it cannot be used for {task}")
-    if model.info.untrained:
-        _error(f"warning: model {model.id!r} has untrained weights; the result will not be useful")
-    return model
+        resolve_device(device)
+    except DeviceError as exc:
+        raise CommandError(str(exc)) from None
+    return ops.ModelSet(device)
+
+
+def _prepare(models: Any, recipe: Any) -> list[tuple[Any, Any]]:
+    """Check every step's parameters and load every model a recipe needs before the first input, so no
+    model, a model that does not load or one that does not fit the step is a usage error (exit 2)."""
+    from restorer_gui.core.errors import RestorerError
+    from restorer_gui.inference import ops
+
+    steps = []
+    for step in recipe.steps:
+        try:
+            op = ops.get(step.op)
+            params = op.parse(step.params)
+            roles = list(op.models.items())
+            if op.name == "run-model":
+                from restorer_gui.inference.ops.run_model import served_by
+
+                _info, served = served_by(models, params.model)
+                roles = [("model", next(iter(served.models.values())))]
+            for role, tasks in roles:
+                ref = getattr(params, role, None) or (params.model if role == "model" else None)
+                model = models.get(tasks, ref)
+                if model.info.untrained:
+                    _error(f"warning: model {model.id!r} has untrained weights; the result will not be useful")
+        except RestorerError as exc:
+            raise CommandError(str(exc)) from None
+        steps.append((op, params))
+    return steps
 
 
 def _save_name(source: Path) -> str:
@@ -158,17 +171,18 @@ def _progress_bar(label: str) -> Iterator[Callable[[float, str], None]]:
 
 
 def _run_each(
-    inputs: list[Path], targets: list[Path], work: Callable[[Any, Callable[[float, str], None]], Any]
+    inputs: list[Path], targets: list[Path], work: Callable[[Any, Callable[[float, str], None], int], Any],
+    after: Callable[[Path], None] | None = None,
 ) -> int:
     """Load, process and save every input; failures are named on stderr and give exit 1."""
     from restorer_gui.core import imageio
 
     failed = 0
-    for src, dst in zip(inputs, targets, strict=True):
+    for index, (src, dst) in enumerate(zip(inputs, targets, strict=True)):
         try:
             image = imageio.load_image(src)
             with _progress_bar(src.name) as progress:
-                result = work(image, progress)
+                result = work(image, progress, index)
             dst.parent.mkdir(parents=True, exist_ok=True)
             imageio.save_image(dst, result, icc_profile=image.icc_profile, exif=image.exif)
         except imageio.ImageError as exc:
@@ -178,6 +192,8 @@ def _run_each(
             _error(f"{src.name}: {_one_line(exc)}")
             failed += 1
         else:
+            if after is not None:
+                after(src)
             print(dst)
     return 1 if failed else 0
 
@@ -188,13 +204,19 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _load_mask(path: Path) -> Any:
-    """A damage mask as H×W uint8 (white = damage); colour masks use their brightest channel."""
-    from restorer_gui.core import imageio
+    """A damage mask (white = damage) read by the one rule of every front end (`mask_ops.mask_from_image`)."""
+    from restorer_gui.core import imageio, mask_ops
 
-    pixels = imageio.load_image(path).pixels
-    colour = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., :1]
-    gray = colour.max(axis=2)
-    return (gray >> 8).astype("uint8") if gray.dtype.itemsize == 2 else gray
+    return mask_ops.mask_from_image(imageio.load_image(path).pixels)
+
+
+def _read_mask_arg(path: str | None) -> Any:
+    if not path:
+        return None
+    try:
+        return _load_mask(Path(path))
+    except Exception as exc:  # noqa: BLE001 - ImageError and friends: the mask is an argument
+        raise CommandError(f"cannot read the mask: {_one_line(exc)}", 1) from None
 
 
 def _sigma(args: argparse.Namespace) -> tuple[float | None, bool]:
@@ -204,74 +226,163 @@ def _sigma(args: argparse.Namespace) -> tuple[float | None, bool]:
     return strength, bool(getattr(args, "auto", False))
 
 
-def cmd_denoise(args: argparse.Namespace) -> int:
-    inputs = [Path(p) for p in args.inputs]
+def _run_recipe(args: argparse.Namespace, inputs: list[Path], recipe: Any, *, mask: Any = None,
+                output: str = "image", masks_to: list[Path] | None = None, tile: bool = True) -> int:
+    """Run *recipe* on every input (the same chain as the GUI and batch) and write its image, or its mask
+    when *output* is "mask"; *masks_to* also saves each input's final mask there."""
+    import numpy as np
+
+    from restorer_gui.inference.chain import run_chain
+
     targets = _targets(inputs, args.output)
+    models = _models(args.device)
+    _prepare(models, recipe)
+    said: list[str] = []
+
+    def work(image: Any, progress: Callable[[float, str], None], index: int) -> Any:
+        result = run_chain(image.pixels, recipe, models, mask=mask, tile=getattr(args, "tile", None) if tile else None,
+                           progress=progress)
+        for step in result.steps:
+            summary = _describe_step(step)
+            if summary:
+                said.append(summary)
+        if masks_to is not None:
+            from restorer_gui.core import imageio
+
+            dst = masks_to[index]
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            found = result.mask if result.mask is not None else np.zeros(image.pixels.shape[:2], np.uint8)
+            imageio.save_image(dst, found, dpi=image.dpi) if hasattr(image, "dpi") else imageio.save_image(dst, found)
+            said.append(f"mask written to {dst}")
+        return result.mask if output == "mask" else result.image
+
+    def report(src: Path) -> None:
+        where = f"[{inputs.index(src) + 1}/{len(inputs)}] " if len(inputs) > 1 else ""
+        for line in said:
+            print(f"restorer: {where}{line}", file=sys.stderr)
+        said.clear()
+
+    return _run_each(inputs, targets, work, after=report)
+
+
+def _describe_step(step: Any) -> str:
+    info = step.result.info
+    if step.op == "denoise":
+        level = "blind" if info.get("sigma") is None else f"σ {info['sigma']:.1f}" + (" (auto)" if info.get("auto") else "")
+        return f"denoise with {info.get('model')} at {level}"
+    if "summary" in info:
+        return f"{step.op}: {info['summary']}"
+    return ""
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from restorer_gui.core.recipe import Recipe, Step
+
     strength, auto = _sigma(args)
-    model = _load_model(args.model, "denoise", args.device)
-    from restorer_gui.inference import pipelines
-
-    def work(image: Any, progress: Callable[[float, str], None]) -> Any:
-        sigma = pipelines.estimate_noise_sigma(image.pixels) if auto else strength
-        return pipelines.denoise(image.pixels, model, sigma=sigma, tile=args.tile, progress=progress)
-
-    return _run_each(inputs, targets, work)
+    recipe = Recipe((Step("denoise", {"strength": strength, "auto": auto, "model": args.model}),))
+    return _run_recipe(args, [Path(p) for p in args.inputs], recipe)
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
+    from restorer_gui.core.recipe import Recipe, Step
+
     inputs = [Path(args.input)]
-    targets = _targets(inputs, args.output)
-    try:
-        mask = _load_mask(Path(args.mask))
-    except Exception as exc:  # noqa: BLE001 - ImageError and friends: the mask is an argument
-        raise CommandError(f"cannot read the mask: {_one_line(exc)}", 1) from None
-    model = _load_model(args.model, "inpaint", args.device)
-    from restorer_gui.inference import pipelines
+    _targets(inputs, args.output)
+    mask = _read_mask_arg(args.mask)
+    recipe = Recipe((Step("inpaint", {"model": args.model}),))
+    return _run_recipe(args, inputs, recipe, mask=mask, tile=False)
 
-    def work(image: Any, progress: Callable[[float, str], None]) -> Any:
-        return pipelines.inpaint(image.pixels, mask, model, progress=progress)
 
-    return _run_each(inputs, targets, work)
+def _threshold(args: argparse.Namespace) -> float | None:
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise CommandError("--threshold must be between 0 and 1")
+    return args.threshold
 
 
 def cmd_detect_scratches(args: argparse.Namespace) -> int:
-    inputs = [Path(args.input)]
-    targets = _targets(inputs, args.output)
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        raise CommandError("--threshold must be between 0 and 1")
-    model = _load_model(args.model, "detect-scratches", args.device)
-    from restorer_gui.inference import pipelines
+    from restorer_gui.core.recipe import Recipe, Step
 
-    def work(image: Any, progress: Callable[[float, str], None]) -> Any:
-        threshold = args.threshold
-        return pipelines.detect_scratches(image.pixels, model, threshold=threshold, tile=args.tile, progress=progress)
+    recipe = Recipe((Step("detect-scratches", {"threshold": _threshold(args), "model": args.model}),))
+    return _run_recipe(args, [Path(args.input)], recipe, output="mask")
 
-    return _run_each(inputs, targets, work)
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from restorer_gui.core.recipe import Recipe, Step
+
+    inputs = [Path(p) for p in args.inputs]
+    params = {"threshold": _threshold(args), "grow": args.grow, "grain": not args.no_grain,
+              "detector": args.detector, "inpainter": args.inpainter}
+    recipe = Recipe((Step("repair", params),))
+    masks = None
+    if args.save_mask:
+        masks = _mask_targets(inputs, args.save_mask)
+    return _run_recipe(args, inputs, recipe, masks_to=masks)
+
+
+def _mask_targets(inputs: list[Path], where: str) -> list[Path]:
+    out = Path(where).expanduser()
+    if len(inputs) == 1 and not out.is_dir() and not where.endswith(("/", os.sep)):
+        if out.suffix.lower() not in (".png", ".tif", ".tiff"):
+            raise CommandError(f"--save-mask writes a PNG or TIFF mask, not {out.name}")
+        return [out]
+    return [out / f"{p.stem}-mask.png" for p in inputs]
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    recipe = _steps_recipe(args)
+    return _run_recipe(args, [Path(p) for p in args.inputs], recipe)
+
+
+def _steps_recipe(args: argparse.Namespace, default: str = "repair,denoise", auto_default: bool = True) -> Any:
+    """The recipe of --steps (or --recipe FILE), with the command's own options given to their steps."""
+    from restorer_gui.core.recipe import Recipe, RecipeError, parse_steps
+    from restorer_gui.inference import ops
+
+    try:
+        if getattr(args, "recipe", None):
+            try:
+                return Recipe.from_json(Path(args.recipe).read_bytes())
+            except OSError as exc:
+                raise CommandError(f"cannot read the recipe: {exc.strerror or exc}") from None
+        strength, auto = _sigma(args)
+        denoise = {"strength": strength, "auto": auto or (auto_default and strength is None)}
+        if getattr(args, "model", None):
+            denoise["model"] = args.model
+        repair = {}
+        if getattr(args, "threshold", None) is not None:
+            repair["threshold"] = _threshold(args)
+        recipe = parse_steps(args.steps or default, {"denoise": denoise, "repair": repair})
+        for name in recipe.names:
+            if name not in ops.CHAIN_STEPS:
+                raise RecipeError(f"unknown step {name!r} (steps: {', '.join(ops.CHAIN_STEPS)})")
+        return recipe
+    except RecipeError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_run_model(args: argparse.Namespace) -> int:
+    from restorer_gui.core.recipe import Recipe, Step
+
     inputs = [Path(args.input)]
-    targets = _targets(inputs, args.output)
+    _targets(inputs, args.output)
     strength, _auto = _sigma(args)
-    mask = None
-    if args.mask:
-        try:
-            mask = _load_mask(Path(args.mask))
-        except Exception as exc:  # noqa: BLE001
-            raise CommandError(f"cannot read the mask: {_one_line(exc)}", 1) from None
-    model = _load_model(args.model, None, args.device)
-    if model.task == "inpaint" and mask is None:
-        raise CommandError(f"model {model.id!r} is an inpainting model: pass --mask MASK")
-    from restorer_gui.inference import pipelines
+    mask = _read_mask_arg(args.mask)
+    models = _models(args.device)
+    try:
+        from restorer_gui.inference import registry
 
-    def work(image: Any, progress: Callable[[float, str], None]) -> Any:
-        return pipelines.run_model(image.pixels, model, mask=mask, sigma=strength, tile=args.tile, progress=progress)
-
-    return _run_each(inputs, targets, work)
+        info = registry.find_model(args.model)
+    except Exception as exc:  # noqa: BLE001 - RegistryError: one line
+        raise CommandError(_one_line(exc)) from None
+    if info.task == "inpaint" and mask is None:
+        raise CommandError(f"model {info.id!r} is an inpainting model: pass --mask MASK")
+    del models
+    recipe = Recipe((Step("run-model", {"model": args.model, "strength": strength}),))
+    return _run_recipe(args, inputs, recipe, mask=mask)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """Denoise every matching photo of a folder; see the module docstring for exit codes."""
+    """Run a recipe (default: denoise) on every matching photo of a folder; see the module docstring for exit codes."""
     from restorer_gui.core.batch import BatchOptions, BatchPlanError, plan_batch
 
     strength, auto = _sigma(args)
@@ -287,15 +398,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
         reason = f"{len(plan.skipped)} files skipped, outputs exist" if plan.skipped else "no file matches"
         print(f"Nothing to do: {reason} ({plan.options.input_dir} -> {plan.options.output_dir}).")
         return 0
-    model = _load_model(args.model, "denoise", args.device)
+    recipe = _steps_recipe(args, default="denoise", auto_default=False)
+    models = _models(args.device)
+    _prepare(models, recipe)
     from restorer_gui.inference.batch import BatchRunner, RunSettings
     from restorer_gui.inference.jobs import CancelToken
 
     settings = RunSettings(sigma=strength, auto=auto, jpeg_quality=args.jpeg_quality,
                            keep_metadata=not args.no_metadata, tile=args.tile)
     cancel = CancelToken()
-    with _batch_progress(len(plan.items)) as callbacks, _sigint_cancels(cancel):
-        summary = BatchRunner(plan, model, settings, callbacks, cancel).run()
+    label = "Denoising" if recipe.names == ["denoise"] else "Restoring"
+    with _batch_progress(len(plan.items), label) as callbacks, _sigint_cancels(cancel):
+        summary = BatchRunner(plan, None, settings, callbacks, cancel, recipe=recipe, models=models).run()
     for path, reason in summary.failed:
         _error(f"{path}: {reason}")
     if summary.fatal:
@@ -309,7 +423,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _batch_progress(total: int) -> Iterator[Any]:
+def _batch_progress(total: int, label: str = "Denoising") -> Iterator[Any]:
     """Batch callbacks driving a tqdm bar (files) on a terminal; silent otherwise."""
     import threading
 
@@ -317,7 +431,7 @@ def _batch_progress(total: int) -> Iterator[Any]:
 
     from restorer_gui.inference.batch import BatchCallbacks
 
-    bar = tqdm(total=total, desc="Denoising", unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+    bar = tqdm(total=total, desc=label, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
     lock = threading.Lock()
     state = {"name": "", "finished": 0}
 
@@ -403,6 +517,15 @@ def _add_engine_options(p: argparse.ArgumentParser, *, tile: bool = True) -> Non
         p.add_argument("--tile", type=int, metavar="N", help="tile size in pixels (default: from free memory)")
 
 
+def _add_steps_options(p: argparse.ArgumentParser, default: str) -> None:
+    from restorer_gui.inference.ops import CHAIN_STEPS
+
+    steps = p.add_mutually_exclusive_group()
+    steps.add_argument("--steps", default=None, metavar="STEPS",
+                       help=f"comma-separated steps, in order, from: {', '.join(CHAIN_STEPS)} (default: {default})")
+    steps.add_argument("--recipe", metavar="FILE", help="a recipe file (JSON, as saved next to batch outputs)")
+
+
 def _add_restore_commands(sub: Any) -> None:
     from restorer_gui.core.batch import DEFAULT_PATTERNS, FORMATS, POLICIES
 
@@ -433,6 +556,32 @@ def _add_restore_commands(sub: Any) -> None:
     _add_engine_options(p)
     p.set_defaults(func=cmd_detect_scratches)
 
+    p = sub.add_parser("repair", help="detect real damage (cracks, creases, tears, dust) and fill it")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="detector probability from which a pixel is damage (0-1; lower finds more; default: the model card's)")
+    p.add_argument("--grow", type=int, default=None, metavar="PX",
+                   help="grow the detected mask by PX pixels before filling (default: the detector card's margin)")
+    p.add_argument("--save-mask", metavar="MASK", help="also write the damage mask (a file for one input, else a folder)")
+    p.add_argument("--no-grain", action="store_true", help="leave fills grainless (default: match the local grain)")
+    p.add_argument("--detector", metavar="ID|PATH", help="damage detector model")
+    p.add_argument("--inpainter", metavar="ID|PATH", help="inpainting model")
+    _add_engine_options(p)
+    p.set_defaults(func=cmd_repair)
+
+    p = sub.add_parser("restore", help="run a chain of steps on photos (default: repair,denoise)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    _add_steps_options(p, "repair,denoise")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--strength", type=float, metavar="SIGMA", help="denoise step: noise level (0-255; default: auto)")
+    level.add_argument("--auto", action="store_true", help="denoise step: estimate the noise level (the default)")
+    p.add_argument("--threshold", type=float, default=None, help="repair step: detector probability cut (0-1)")
+    p.add_argument("--model", metavar="ID|PATH", help="denoise step: the denoise model")
+    _add_engine_options(p)
+    p.set_defaults(func=cmd_restore)
+
     p = sub.add_parser("run-model", help="apply any model the loader recognises (upscalers enlarge)")
     p.add_argument("model", metavar="MODEL", help="model id or weights file")
     p.add_argument("input", metavar="INPUT")
@@ -442,7 +591,7 @@ def _add_restore_commands(sub: Any) -> None:
     _add_engine_options(p)
     p.set_defaults(func=cmd_run_model)
 
-    p = sub.add_parser("batch", help="denoise every photo of a folder (resumable; see --on-existing)")
+    p = sub.add_parser("batch", help="denoise (or run --steps on) every photo of a folder (resumable; see --on-existing)")
     p.add_argument("input_dir", metavar="INPUT_DIR")
     p.add_argument("output_dir", metavar="OUTPUT_DIR",
                    help="sub-folders are mirrored here; the input folder itself gives name-restored.ext")
@@ -458,6 +607,8 @@ def _add_restore_commands(sub: Any) -> None:
                    help="file patterns, ';'-separated, case-insensitive (default: %(default)s)")
     p.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-100 (default: 95)")
     p.add_argument("--no-metadata", action="store_true", help="do not copy EXIF and the ICC profile")
+    _add_steps_options(p, "denoise")
+    p.add_argument("--threshold", type=float, default=None, help="repair step: detector probability cut (0-1)")
     _add_engine_options(p)
     p.set_defaults(func=cmd_batch)
 
@@ -473,6 +624,51 @@ def _add_restore_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_models)
 
 
+def _add_generated_commands(sub: Any) -> None:
+    """A subcommand for every registered operation that has no hand-written one: inputs, -o, and one
+    option per parameter of the operation (so a new operation module appears here by itself)."""
+    import dataclasses
+    import typing
+
+    from restorer_gui.inference import ops
+
+    for name, op in ops.OPERATIONS.items():
+        if name in sub.choices:
+            continue
+        p = sub.add_parser(name, help=op.help)
+        p.add_argument("inputs", nargs="+", metavar="INPUT")
+        p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+        hints = typing.get_type_hints(op.params)
+        for f in dataclasses.fields(op.params):
+            flag = "--" + f.name.replace("_", "-")
+            kinds = [k for k in (typing.get_args(hints[f.name]) or (hints[f.name],)) if k is not type(None)]
+            if kinds == [bool]:
+                if f.default:
+                    p.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_false")
+                else:
+                    p.add_argument(flag, dest=f.name, action="store_true")
+            else:
+                p.add_argument(flag, dest=f.name, type=kinds[0], default=f.default,
+                               metavar="ID|PATH" if f.name == "model" else f.name.upper())
+        if op.mask != "none":
+            p.add_argument("--mask", metavar="MASK", help="damage mask (white = damage)")
+        _add_engine_options(p)
+        p.set_defaults(func=_generated_command(op))
+
+
+def _generated_command(op: Any) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import dataclasses
+
+        from restorer_gui.core.recipe import Recipe, Step
+
+        params = {f.name: getattr(args, f.name) for f in dataclasses.fields(op.params)}
+        mask = _read_mask_arg(getattr(args, "mask", None))
+        return _run_recipe(args, [Path(p) for p in args.inputs], Recipe((Step(op.name, params),)), mask=mask)
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="restorer", description="Restore scanned old photos from the command line.")
     parser.add_argument("--version", action="version", version=f"restorer {__version__}")
@@ -480,6 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions, devices and the folders in use")
     info.set_defaults(func=cmd_info)
     _add_restore_commands(sub)
+    _add_generated_commands(sub)
     from restorer_gui.training.cli import add_parsers as add_training_commands
 
     add_training_commands(sub)

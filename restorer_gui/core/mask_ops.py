@@ -194,18 +194,22 @@ def shrink(mask: np.ndarray, pixels: int, threshold: int = 128) -> np.ndarray:
     return out
 
 
-def mask_from_image(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Turn an imported picture into a mask: gray level (or alpha, when the picture has one
-    and its colour is flat) decides; resized with nearest neighbour to the photo's size."""
+def mask_from_image(pixels: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """A picture read as a damage mask (255 = damage): the one rule of the GUI, the command line and batch.
+
+    A picture with transparency and a flat colour is read by its alpha; otherwise the brightest colour
+    channel decides (white, and any bright paint such as a pure red stroke, is damage; black is not);
+    16-bit is reduced to 8. With ``width`` and ``height`` it is resized (nearest neighbour) to that size.
+    """
     arr = pixels
     if arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] == 4 and arr[..., 3].min() < 255 and np.ptp(arr[..., :3]) == 0:
-        gray = arr[..., 3]
-    elif arr.ndim == 3 and arr.shape[2] >= 3:
-        gray = np.asarray(Image.fromarray(np.ascontiguousarray(arr[..., :3])).convert("L"))
+    if arr.ndim == 3 and arr.shape[2] in (2, 4) and arr[..., -1].min() < 255 and np.ptp(arr[..., :-1]) == 0:
+        gray = arr[..., -1]
+    elif arr.ndim == 3:
+        gray = arr[..., : 3 if arr.shape[2] >= 3 else 1].max(axis=2)
     else:
         gray = arr.reshape(arr.shape[0], arr.shape[1])
-    if gray.shape != (height, width):
-        gray = np.asarray(Image.fromarray(gray).resize((width, height), Image.Resampling.NEAREST))
+    if width is not None and height is not None and gray.shape != (height, width):
+        gray = np.asarray(Image.fromarray(np.ascontiguousarray(gray)).resize((width, height), Image.Resampling.NEAREST))
     return np.ascontiguousarray(gray, dtype=np.uint8)

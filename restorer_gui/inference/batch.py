@@ -30,8 +30,10 @@ from restorer_gui import paths
 from restorer_gui.core.batch import BatchItem, BatchPlan, BatchProgress, BatchSummary, FileOutcome
 from restorer_gui.core.imageio import DEFAULT_MAX_PIXELS, ImageData, ImageError, load_image, save_image
 from restorer_gui.inference.jobs import CancelToken, JobCancelled
+from restorer_gui.core.recipe import Recipe, Step
+from restorer_gui.inference.chain import run_chain
 from restorer_gui.inference.loader import LoadedModel
-from restorer_gui.inference.pipelines import denoise, estimate_noise_sigma
+from restorer_gui.inference.ops.base import ModelSet
 
 __all__ = ["BatchCallbacks", "BatchRunner", "RunSettings", "run_batch"]
 
@@ -96,6 +98,12 @@ class _AnyToken(CancelToken):
         super().__init__()
         self._tokens = tokens
 
+    def cancel(self) -> None:
+        """Cancelling the combined token cancels every token it watches."""
+        super().cancel()
+        for t in self._tokens:
+            t.cancel()
+
     @property
     def cancelled(self) -> bool:
         return any(t.cancelled for t in self._tokens)
@@ -157,23 +165,37 @@ def _fatal_errno(exc: BaseException) -> bool:
 
 
 class BatchRunner:
-    """Process ``plan.items`` with *model*; :meth:`run` blocks and returns a :class:`BatchSummary`.
+    """Process ``plan.items`` with a recipe; :meth:`run` blocks and returns a :class:`BatchSummary`.
 
-    :meth:`run` runs the model on the calling thread (the GUI's model worker, or the CLI's main
-    thread) and starts and joins its own decode and encode threads.
+    :meth:`run` runs the models on the calling thread (the GUI's model worker, or the CLI's main
+    thread) and starts and joins its own decode and encode threads. The recipe is any chain of steps
+    (`restorer_gui.inference.chain`); its models come from *models* (a `ModelSet` made on the thread
+    that calls :meth:`run`), loaded once for the whole folder. Given only a loaded *model*, the recipe
+    is "denoise with it" at the settings' noise level (the batch's original job).
     """
 
     def __init__(
         self,
         plan: BatchPlan,
-        model: LoadedModel,
+        model: LoadedModel | None = None,
         settings: RunSettings | None = None,
         callbacks: BatchCallbacks | None = None,
         cancel: CancelToken | None = None,
+        *,
+        recipe: Recipe | None = None,
+        models: ModelSet | None = None,
     ) -> None:
         self.plan = plan
         self.model = model
         self.settings = settings or RunSettings()
+        if recipe is None:
+            if model is None:
+                raise ValueError("BatchRunner needs a recipe or a model")
+            s = self.settings
+            recipe = Recipe((Step("denoise", {"strength": None if s.auto else s.sigma, "auto": s.auto,
+                                              "model": str(model.info.path)}),))
+        self.recipe = recipe
+        self.models = models
         self.callbacks = callbacks or BatchCallbacks()
         self.cancel = cancel or CancelToken()
         self._halt = CancelToken()  # set on a fatal error or a crash
@@ -188,6 +210,10 @@ class BatchRunner:
 
     def run(self) -> BatchSummary:
         s = self.settings
+        if self.models is None:
+            self.models = ModelSet(str(self.model.device) if self.model is not None else "auto")
+            if self.model is not None:
+                self.models.add(self.model)
         self._start = time.monotonic()
         self._log = _JsonLog(s.log_dir or paths.log_dir() / "batch")
         self._summary.log_path = self._log.path
@@ -262,14 +288,13 @@ class BatchRunner:
     def _decode(self, index: int, item: BatchItem) -> _Decoded:
         try:
             image = load_image(item.source, max_pixels=self.settings.max_pixels)
-            sigma = estimate_noise_sigma(image.pixels) if self.settings.auto else self.settings.sigma
         except ImageError as exc:
             return _Decoded(index, error=_reason(exc, item.source))
         except MemoryError:
             return _Decoded(index, error="not enough memory to open this image")
         except Exception as exc:  # noqa: BLE001 - e.g. an image the noise estimate cannot read
             return _Decoded(index, error=_reason(exc, item.source))
-        return _Decoded(index, image, sigma)
+        return _Decoded(index, image)
 
     def _infer_loop(self, decoded: queue.Queue[_Decoded], results: queue.Queue[_Result | None], writers: int) -> None:
         items = self.plan.items
@@ -307,8 +332,11 @@ class BatchRunner:
 
         start = time.perf_counter()
         try:
-            out = denoise(image.pixels, self.model, sigma=job.sigma, tile=self.settings.tile,
-                          progress=progress, cancel=self._stop)
+            assert self.models is not None
+            chained = run_chain(image.pixels, self.recipe, self.models, tile=self.settings.tile, progress=progress,
+                                cancel=self._stop)
+            out = chained.image
+            sigma = chained.info.get("denoise", {}).get("sigma")
         except JobCancelled:
             return None
         except MemoryError:
@@ -322,7 +350,7 @@ class BatchRunner:
             self._current = 0.0
         keep = self.settings.keep_metadata
         return _Result(index, out, image.icc_profile if keep else None, image.exif if keep else None,
-                       time.perf_counter() - start, job.sigma)
+                       time.perf_counter() - start, sigma)
 
     def _encode_loop(self, results: queue.Queue[_Result | None]) -> None:
         items = self.plan.items
@@ -385,15 +413,35 @@ class BatchRunner:
         opts = self.plan.options
         s = self.settings
         self._log.write("start", input=str(opts.input_dir), output=str(opts.output_dir), recursive=opts.recursive,
-                        patterns=opts.patterns, format=opts.fmt, on_existing=opts.on_existing, model=self.model.id,
-                        device=str(self.model.device), sigma="auto" if s.auto else s.sigma,
+                        patterns=opts.patterns, format=opts.fmt, on_existing=opts.on_existing,
+                        model=self.model.id if self.model is not None else None,
+                        device=str(self.model.device) if self.model is not None else self.models.device,
+                        sigma="auto" if s.auto else s.sigma, steps=self.recipe.names,
+                        recipe=json.loads(self.recipe.to_json()),
                         keep_metadata=s.keep_metadata, files=len(self.plan.items))
+        self._write_recipe()
         for path in self.plan.stale_temps:  # left by a crashed run; the plan found them
             with contextlib.suppress(OSError):
                 path.unlink()
                 self._log.write("removed-temp", path=str(path))
         for path, reason in self.plan.skipped:
             self._log.write("skipped", source=str(path), reason=reason)
+
+    def _write_recipe(self) -> None:
+        """The recipe as JSON next to the outputs (a separate output folder only), written atomically."""
+        opts = self.plan.options
+        if self.plan.in_place or not self.plan.items:
+            return
+        target = opts.output_dir / "restorer-recipe.json"
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            opts.output_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(self.recipe.to_json(), encoding="utf-8")
+            tmp.replace(target)
+        except OSError as exc:
+            _log.warning("batch: could not write %s: %s", target, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _finish(self) -> None:
         s = self._summary

@@ -9,12 +9,13 @@ import sys
 os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")  # before torch is imported
 
 import torch  # noqa: E402
+from restorer_gui.core.errors import RestorerError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _CPU_FALLBACK_FREE = 4 << 30
 
 
-class DeviceError(ValueError):
+class DeviceError(RestorerError, ValueError):
     """The requested device does not exist on this machine (one-line message)."""
 
 

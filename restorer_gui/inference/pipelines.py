@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restorer_gui.core.errors import RestorerError
 from restorer_gui.core.mask_ops import mask_bbox
 from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
@@ -31,7 +32,7 @@ TILE_MIN_CONTEXT = 32  # pixels of context around a tile core when the holes are
 _ROW_CHUNK = 256
 
 
-class PipelineError(ValueError):
+class PipelineError(RestorerError, ValueError):
     """Inputs that a pipeline cannot work with (one-line message)."""
 
 
@@ -568,6 +569,36 @@ def card_threshold(card: dict | None, default: float = 0.5) -> float:
     return value if 0.0 <= value <= 1.0 else default
 
 
+def detect_probability(
+    image: np.ndarray,
+    model: LoadedModel,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """H×W uint8 map of the detector's damage probability (0–255), tile by tile."""
+    _require(model, "detect-scratches")
+    parts = _split(image)
+    h, w = parts.pixels.shape[:2]
+    prog = Progress.wrap(progress)
+    prob = np.empty((h, w, 1), np.uint8)
+    with _cpu_fallback(model) as to_cpu:
+        runner = _runner(model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w),
+                         progress=prog.sub(0, 0.97), cancel=cancel, on_memory_error=to_cpu)
+        runner.run(parts.colour_view(parts.pixels), out=prob)
+    return prob[..., 0]
+
+
+def threshold_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """255 where a probability map (uint8, 0–255) reaches *threshold* (0–1), else 0."""
+    if not 0.0 <= threshold <= 1.0:
+        raise PipelineError("the threshold must be between 0 and 1")
+    cut = max(int(round(threshold * 255)), 1)
+    return np.where(prob >= cut, np.uint8(255), np.uint8(0))
+
+
 def detect_scratches(
     image: np.ndarray,
     model: LoadedModel,
@@ -585,16 +616,9 @@ def detect_scratches(
         threshold = card_threshold(model.info.card)
     if not 0.0 <= threshold <= 1.0:
         raise PipelineError("the threshold must be between 0 and 1")
-    parts = _split(image)
-    h, w = parts.pixels.shape[:2]
     prog = Progress.wrap(progress)
-    prob = np.empty((h, w, 1), np.uint8)
-    with _cpu_fallback(model) as to_cpu:
-        runner = _runner(model, lambda t: model(t), tile=tile, overlap=overlap, size=(h, w),
-                         progress=prog.sub(0, 0.97), cancel=cancel, on_memory_error=to_cpu)
-        runner.run(parts.colour_view(parts.pixels), out=prob)
-    cut = int(round(threshold * 255))
-    mask = np.where(prob[..., 0] >= max(cut, 1), np.uint8(255), np.uint8(0))
+    prob = detect_probability(image, model, tile=tile, overlap=overlap, progress=prog, cancel=cancel)
+    mask = threshold_probability(prob, threshold)
     prog(1.0, "done")
     return mask
 

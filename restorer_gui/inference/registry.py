@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from restorer_gui import paths
+from restorer_gui.core.errors import RestorerError
 
 TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face")
 """denoise/restore: same-size image-to-image cleanup; upscale: larger output; face: face crops."""
@@ -42,7 +43,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _log = logging.getLogger(__name__)
 
 
-class RegistryError(Exception):
+class RegistryError(RestorerError):
     """A model could not be found, imported or removed (one-line message)."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from restorer_gui.core.errors import RestorerError
 
 MAX_MODEL_BYTES = 4 << 30
 _MAX_RATIO = 50  # torch.save stores records uncompressed; weights barely compress anyway
@@ -30,7 +31,7 @@ _STRIP_PREFIXES = ("module.", "netG.")
 _GLOBAL_RE = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(RestorerError):
     """A model file could not be used; ``str(error)`` is one line for the user."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 from restorer_gui.inference.jobs import CancelToken, JobCancelled
+from restorer_gui.core.errors import RestorerError
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,7 @@ PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second per job
 _ids = itertools.count(1)
 
 
-class UserFacingError(Exception):
-    """An error whose message is meant for the user as it is (no traceback in the dialog)."""
+UserFacingError = RestorerError  # the name the GUI code used before the one exception family
 
 
 @dataclass
@@ -79,7 +79,7 @@ class _LaneThread(QThread):
             result = job.fn(progress, job.cancel)
         except JobCancelled:
             pool.job_cancelled.emit(job.id)
-        except UserFacingError as exc:
+        except RestorerError as exc:
             pool.job_failed.emit(job.id, str(exc), "")
         except MemoryError:
             pool.job_failed.emit(job.id, "Not enough memory for this job.", traceback.format_exc())

@@ -53,6 +53,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="inpaint: train on the reconstruction loss alone until this step, then add the PatchGAN")
     t.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto",
                    help="bf16 autocast (auto: on CUDA GPUs that support it; bf16 also speeds up CPUs with AVX512-BF16)")
+    t.add_argument("--init", default=None,
+                   help="a fresh run starts from these weights (.safetensors or checkpoint) where names and shapes match")
     t.add_argument("--val-every", type=int, default=None)
     t.add_argument("--ckpt-minutes", type=float, default=5.0)
     t.add_argument("--no-progress", action="store_true")
@@ -124,6 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         amp=args.amp,
         progress=not args.no_progress,
+        init=args.init,
     )
     if args.adv_start is not None:
         cfg.adv_start = args.adv_start

@@ -251,16 +251,33 @@ def synth_damage(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def scratch_batch(
-    bank: Bank, seed: int, step: int, n: int, size: int, p_age: float = 0.25
+    bank: Bank, seed: int, step: int, n: int, size: int, p_age: float = 0.1, p_print: float = 0.6,
+    p_clean: float = 0.05,
 ) -> dict[str, np.ndarray]:
-    """Damaged patches and their soft damage masks (N×H×W in [0, 1]): `synth_damage`, or with
-    probability ``p_age`` the full `age_photo` recipe; JPEG-compressed a third of the time."""
+    """Damaged patches and their soft damage masks (N×H×W in [0, 1]).
+
+    A share ``p_print`` gets `print_damage.damage_print` (crack webs, craquelure, creases, tears, flaking,
+    foxing, lint, dust, film scratches, with rims; aged and scanned), ``p_age`` the full `age_photo` recipe,
+    ``p_clean`` no damage at all (only ageing and scan noise, an empty mask: a detector must leave clean
+    photos alone), the rest `synth_damage`; those two are JPEG-compressed a third of the time.
+    """
+    from restorer_gui.core import print_damage as pdmg
+
     rng = _rng(seed, step)
     clean = _clean(bank, rng, n, size)
     images = np.empty_like(clean)
     masks = np.empty(clean.shape[:3], np.float32)
     for i in range(n):
-        if rng.random() < p_age:
+        u = rng.random()
+        if u < p_print:
+            images[i], masks[i] = pdmg.damage_print(clean[i], rng, float(rng.uniform(0.5, 1.5)),
+                                                    float(rng.uniform(0.5, 1.8)))
+            continue
+        if u < p_print + p_clean:
+            images[i] = pdmg.damage_print(clean[i], rng, 0.0, 1.0, kinds=())[0]
+            masks[i] = 0.0
+            continue
+        if u < p_print + p_clean + p_age:
             images[i], masks[i] = deg.age_photo(clean[i], rng, float(rng.uniform(1.0, 2.0)))
         else:
             images[i], masks[i] = synth_damage(clean[i], rng)

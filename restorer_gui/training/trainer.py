@@ -65,6 +65,9 @@ class TrainConfig:
     # inpainting: the reconstruction loss alone before this step, then the PatchGAN joins
     # (None: the resumed run's value, else 0)
     adv_start: int | None = None
+    # a fresh run starts from these weights (a .safetensors file or a trainer checkpoint): every tensor
+    # whose name and shape match is copied, the rest keeps its random initialisation
+    init: str | None = None
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -334,6 +337,23 @@ class _Stop:
             signal.signal(sig, old)
 
 
+def _init_from(model: nn.Module, path: str) -> tuple[int, int]:
+    """Copy the tensors of ``path`` (safetensors or a trainer checkpoint, loaded safely) whose names and
+    shapes match ``model``'s; returns (copied, tensors in the model)."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        weights = load_file(path)
+    else:
+        from restorer_gui.training.export import read_checkpoint
+
+        weights = read_checkpoint(path)["model"]
+    own = model.state_dict()
+    match = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(match, strict=False)
+    return len(match), len(own)
+
+
 def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, Any]:
     """Train (or resume) a run; returns {'step', 'best', 'out'}. Stops at ``stop_after`` or ``steps``."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -367,6 +387,10 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, -math.inf
+    if state is None and cfg.init:
+        copied, total = _init_from(model, cfg.init)
+        ema.load_state_dict(model.state_dict())
+        log(f"init: {copied} of {total} tensors from {cfg.init}")
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state.get("ema", state["model"]))
