@@ -8,6 +8,11 @@ zlib in parallel blocks), JPEG by Pillow, TIFF by ``tifffile`` (EXIF is added
 afterwards, see :func:`_append_tiff_exif`).  Pillow's own decompression-bomb check
 is switched off while we read: ``max_pixels`` is the limit that counts.
 
+Scan resolution (DPI) is read from PNG ``pHYs``, JPEG JFIF density (else the EXIF resolution
+tags), TIFF ``XResolution``/``YResolution``/``ResolutionUnit`` and BMP headers, and written to
+PNG, JPEG and TIFF; a PNG's ``gAMA``/``sRGB``/``cHRM`` chunks are carried to PNG outputs as they
+are.  A file without a resolution gives ``dpi=None`` and is written without one.
+
 Every failure is reported as :class:`~restorer_gui.core.errors.ImageError` whose
 message is one line for the user; the library error is chained as its cause.
 """
@@ -20,6 +25,7 @@ import functools
 import importlib
 import io
 import logging
+import math
 import os
 import secrets
 import stat
@@ -31,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
@@ -44,12 +50,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "OPEN_FILTER_SUFFIXES",
+    "PNG_COLOR_CHUNKS",
     "SUPPORTED_SAVE_SUFFIXES",
     "ImageData",
     "ImageError",
     "load_image",
     "read_image_size",
     "save_image",
+    "valid_color_chunks",
+    "valid_dpi",
 ]
 
 DEFAULT_MAX_PIXELS = 300_000_000
@@ -81,6 +90,10 @@ _TIFF_LAYOUT_TAGS = frozenset(
     | {322, 323, 324, 325, 330, 338, 339, 347, 513, 514, 529, 530, 531, 532, 34675}
 )
 _RESOLUTION_TAGS = frozenset({282, 283, 296})
+_METRE_PER_INCH = 0.0254
+_MAX_DPI = 1_000_000.0
+# PNG colour chunks carried as they are, with their required payload sizes.
+PNG_COLOR_CHUNKS = {"cHRM": 32, "gAMA": 4, "sRGB": 1}
 # TIFF compressions tifffile decodes without imagecodecs.
 _TIFFFILE_OWN_CODECS = frozenset({1, 8, 32773, 32946, 34925})
 
@@ -107,7 +120,9 @@ class ImageData:
     ``pixels`` is H x W x C (C in 1, 3, 4), uint8 or uint16, C-contiguous and
     writable, with the EXIF orientation already applied.  ``exif`` is the raw
     EXIF block in TIFF-header form (no ``Exif\\0\\0`` prefix) with its orientation
-    tag reset to 1.
+    tag reset to 1.  ``dpi`` is the scan resolution (horizontal, vertical) in dots per inch, or
+    None when the file gives none.  ``color_chunks`` holds a PNG's ``gAMA``, ``sRGB`` and ``cHRM``
+    payloads (raw bytes, by chunk name), or None.
     """
 
     pixels: np.ndarray
@@ -115,6 +130,18 @@ class ImageData:
     exif: bytes | None = None
     source_format: str = ""
     path: Path | None = None
+    dpi: tuple[float, float] | None = None
+    color_chunks: dict[str, bytes] | None = None
+
+    def dpi_for(self, pixels: np.ndarray) -> tuple[float, float] | None:
+        """The resolution that keeps the print size when *pixels* (say, an upscaled copy) replace
+        this image's pixels: ``dpi`` scaled by the change in width and height."""
+        if self.dpi is None or pixels.ndim < 2:
+            return self.dpi
+        h, w = int(pixels.shape[0]), int(pixels.shape[1])
+        if (h, w) == (self.height, self.width):
+            return self.dpi
+        return valid_dpi((self.dpi[0] * w / self.width, self.dpi[1] * h / self.height))
 
     @property
     def bit_depth(self) -> int:
@@ -163,6 +190,8 @@ def save_image(
     exif: bytes | None = None,
     quality: int = 95,
     fmt: str | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    color_chunks: dict[str, bytes] | None = None,
 ) -> None:
     """Write *pixels* (H x W [x 1|3|4], uint8 or uint16) atomically to *path*.
 
@@ -170,18 +199,24 @@ def save_image(
     TIFF keep 16 bits; JPEG is 8-bit (16-bit values are rounded, alpha is
     composited onto white).  EXIF and the ICC profile (unless its colour space does
     not fit the pixels, e.g. an RGB profile for gray) are written in every format.
+    *dpi* (one number, or horizontal and vertical) is written in every format (PNG ``pHYs``,
+    JPEG JFIF density, TIFF resolution tags); *color_chunks* (``ImageData.color_chunks``) only
+    to PNG (``sRGB`` is left out when an ICC profile is written, as the PNG standard asks).
     Raises :class:`ImageError`; on failure an existing file at *path* is untouched.
     """
     p = Path(path)
     name = p.name
     try:
+        if "\0" in str(p):
+            raise ImageError(f"cannot save {name!r}: a file name cannot contain a NUL character")
         writer = _WRITERS[_save_kind(p, fmt)]
         arr = _validated(name, pixels)
         if writer is _write_jpeg and not 1 <= quality <= 100:
             raise ImageError(f"cannot save {name}: JPEG quality must be between 1 and 100")
         icc = _matching_icc(icc_profile, arr.shape[2])
         exif_block = _clean_exif(exif)
-        _atomic_write(p, lambda f: writer(f, arr, icc, exif_block, quality))
+        extras = _Extras(valid_dpi(dpi), valid_color_chunks(color_chunks))
+        _atomic_write(p, lambda f: writer(f, arr, icc, exif_block, quality, extras))
     except ImageError:
         raise
     except OSError as exc:
@@ -234,6 +269,8 @@ def _pillow_limit_off() -> Iterator[None]:
 
 def _check_file(p: Path) -> bytes:
     """Fail clearly for missing, empty or unreadable files; return the first bytes."""
+    if "\0" in str(p):
+        raise ImageError(f"{p.name!r}: a file name cannot contain a NUL character")
     try:
         st = p.stat()
         if stat.S_ISDIR(st.st_mode):
@@ -310,23 +347,33 @@ def _load(p: Path, max_pixels: int | None) -> ImageData:
         _check_limit(p.name, *im.size, max_pixels)
         fmt = "JPEG" if im.format == "MPO" else (im.format or "")
         oriented = False  # True when the decoder already applied the orientation
+        color: dict[str, bytes] | None = None
         if fmt == "PNG":
-            pixels, icc, exif = _decode_png(p, im)
+            pixels, icc, exif, dpi, color = _decode_png(p, im)
         elif fmt == "TIFF":
-            pixels, icc, exif, oriented = _decode_tiff(p, cast(TiffImagePlugin.TiffImageFile, im))
+            tiff = cast(TiffImagePlugin.TiffImageFile, im)
+            dpi = _resolution_dpi(tiff.tag_v2.get(282), tiff.tag_v2.get(283), tiff.tag_v2.get(296))
+            turned = tiff.tag_v2.get(_TAG_ORIENTATION) in (5, 6, 7, 8)
+            pixels, icc, exif, oriented = _decode_tiff(p, tiff)
+            if oriented and turned and dpi is not None:  # Pillow turned the pixels already
+                dpi = (dpi[1], dpi[0])
         else:
             pixels, icc, exif = _decode_pillow(im)
+            dpi = _jpeg_dpi(im.info, exif) if fmt == "JPEG" else _info_dpi(im.info.get("dpi"))
     orientation, exif = _take_orientation(exif)
-    return _finish(pixels, icc, exif, fmt, p, 1 if oriented else orientation)
+    return _finish(pixels, icc, exif, fmt, p, 1 if oriented else orientation, dpi, color)
 
 
 def _finish(
-    pixels: np.ndarray, icc: bytes | None, exif: bytes | None, fmt: str, p: Path, orientation: int
+    pixels: np.ndarray, icc: bytes | None, exif: bytes | None, fmt: str, p: Path, orientation: int,
+    dpi: tuple[float, float] | None = None, color: dict[str, bytes] | None = None,
 ) -> ImageData:
     pixels = _ORIENT[orientation](pixels) if orientation in _ORIENT else pixels
     if not (pixels.flags.c_contiguous and pixels.flags.writeable):
         pixels = pixels.copy()
-    return ImageData(pixels, icc or None, exif, fmt, p)
+    if dpi is not None and orientation in (5, 6, 7, 8):  # turned a quarter: the axes swap
+        dpi = (dpi[1], dpi[0])
+    return ImageData(pixels, icc or None, exif, fmt, p, dpi, color or None)
 
 
 def _decode_pillow(im: Image.Image) -> tuple[np.ndarray, bytes | None, bytes | None]:
@@ -398,7 +445,9 @@ def _with_channels(a: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ PNG
 
 
-def _decode_png(p: Path, im: Image.Image) -> tuple[np.ndarray, bytes | None, bytes | None]:
+def _decode_png(
+    p: Path, im: Image.Image
+) -> tuple[np.ndarray, bytes | None, bytes | None, tuple[float, float] | None, dict[str, bytes]]:
     data = p.read_bytes()
     chunks = _png_chunks(data)
     width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
@@ -408,23 +457,33 @@ def _decode_png(p: Path, im: Image.Image) -> tuple[np.ndarray, bytes | None, byt
         raise ImageError(f"{p.name}: the file is truncated or corrupt")
     icc = im.info.get("icc_profile") or None
     exif = _clean_exif(chunks.get(b"eXIf"))
+    dpi = _png_dpi(chunks.get(b"pHYs"))
+    color = {name: chunks[kind] for name in PNG_COLOR_CHUNKS if (kind := name.encode("ascii")) in chunks}
+    color = valid_color_chunks(color) or {}
     codecs = _imagecodecs()
     if depth == 16 and codecs is not None:
-        return _with_channels(codecs.png_decode(data)), icc, exif
+        return _with_channels(codecs.png_decode(data)), icc, exif, dpi, color
     if depth == 16 and colour != 0:
         _log.warning("imagecodecs is not installed: %s is loaded with 8 bits per channel", p.name)
-    return _pil_pixels(im), icc, exif
+    return _pil_pixels(im), icc, exif, dpi, color
+
+
+_PNG_BEFORE_IDAT = frozenset({b"pHYs", b"gAMA", b"sRGB", b"cHRM"})
 
 
 def _png_chunks(data: bytes) -> dict[bytes, bytes]:
-    """First IHDR and eXIf chunk payloads of a PNG file."""
+    """First IHDR and eXIf chunk payloads of a PNG file, and the pHYs and colour chunks that come
+    before the image data (where the standard puts them)."""
     found: dict[bytes, bytes] = {}
     pos = len(_PNG_SIGNATURE)
+    seen_idat = False
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
         if kind == b"IEND":
             break
-        if kind in (b"IHDR", b"eXIf") and kind not in found:
+        seen_idat = seen_idat or kind == b"IDAT"
+        wanted = kind in (b"IHDR", b"eXIf") or (kind in _PNG_BEFORE_IDAT and not seen_idat)
+        if wanted and kind not in found:
             found[kind] = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     if len(found.get(b"IHDR", b"")) < 13:
@@ -432,7 +491,9 @@ def _png_chunks(data: bytes) -> dict[bytes, bytes]:
     return found
 
 
-def _write_png(f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, _q: int) -> None:
+def _write_png(
+    f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, _q: int, extras: _Extras
+) -> None:
     """Gray/RGB/RGBA PNG with 8 or 16 bits, Paeth-filtered.
 
     Blocks of rows are filtered and deflated in parallel; each block ends with a
@@ -462,8 +523,17 @@ def _write_png(f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | Non
     f.write(_PNG_SIGNATURE)
     colour = {1: 0, 3: 2, 4: 6}[channels]
     _png_chunk(f, b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+    chunks = extras.color_chunks or {}
+    for name in ("cHRM", "gAMA"):
+        if name in chunks:
+            _png_chunk(f, name.encode("ascii"), chunks[name])
     if icc:
         _png_chunk(f, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    elif "sRGB" in chunks:  # never both: an ICC profile takes precedence
+        _png_chunk(f, b"sRGB", chunks["sRGB"])
+    if extras.dpi is not None:
+        ppm = [min(0x7FFFFFFF, max(1, round(v / _METRE_PER_INCH))) for v in extras.dpi]
+        _png_chunk(f, b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
     if exif:
         _png_chunk(f, b"eXIf", exif)
     checksum = 1
@@ -565,7 +635,9 @@ def _load_tiff_only(p: Path, max_pixels: int | None) -> ImageData:
             raise ImageError(f"{p.name}: this kind of TIFF file is not supported")
         icc = page.iccprofile
         orientation = int(page.tags.valueof(_TAG_ORIENTATION, 1))
-    return _finish(pixels, icc, None, "TIFF", p, orientation)
+        tags = page.tags
+        dpi = _resolution_dpi(tags.valueof(282), tags.valueof(283), tags.valueof(296))
+    return _finish(pixels, icc, None, "TIFF", p, orientation, dpi)
 
 
 def _tifffile_pixels(page: TiffPage) -> np.ndarray | None:
@@ -615,10 +687,13 @@ def _tiff_exif(im: Image.Image) -> bytes | None:
 
 
 def _write_tiff(
-    f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, _q: int
+    f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, _q: int, extras: _Extras
 ) -> None:
     tifffile = _tifffile()
     channels = a.shape[2]
+    resolution: dict[str, Any] = {}
+    if extras.dpi is not None:
+        resolution = {"resolution": extras.dpi, "resolutionunit": "INCH"}
     tifffile.imwrite(
         f,
         a[..., 0] if channels == 1 else a,
@@ -632,17 +707,20 @@ def _write_tiff(
         software=False,
         byteorder="<",
         maxworkers=os.cpu_count() or 1,
+        **resolution,
     )
     if exif:
-        _append_tiff_exif(f, exif)
+        _append_tiff_exif(f, exif, keep_resolution=extras.dpi is not None)
 
 
-def _append_tiff_exif(f: IO[bytes], exif: bytes) -> None:
+def _append_tiff_exif(f: IO[bytes], exif: bytes, keep_resolution: bool = False) -> None:
     """Add EXIF tags to the first IFD of a little-endian TIFF that tifffile just wrote.
 
     tifffile cannot write Exif/GPS sub-IFDs, so Pillow serialises the EXIF tags as an
     IFD appended to the file; a new first IFD merging tifffile's entries with those
-    is appended after it and the header is pointed at it.
+    is appended after it and the header is pointed at it.  The EXIF resolution tags replace
+    tifffile's placeholder (1 pixel per unit, no unit) unless *keep_resolution*: then the
+    resolution written from ``dpi`` stays.
     """
     f.seek(0)
     head = f.read(8)
@@ -670,7 +748,7 @@ def _append_tiff_exif(f: IO[bytes], exif: bytes) -> None:
     for i in range(extra_count):
         entry = blob[2 + 12 * i : 14 + 12 * i]
         (tag,) = struct.unpack_from("<H", entry)
-        if tag not in entries or tag in _RESOLUTION_TAGS:
+        if tag not in entries or (tag in _RESOLUTION_TAGS and not keep_resolution):
             entries[tag] = entry
     new_ifd = end + len(blob) + (end + len(blob)) % 2
     f.seek(end)
@@ -743,6 +821,103 @@ def _take_orientation(exif: bytes | None) -> tuple[int, bytes | None]:
     return 1, exif
 
 
+# ------------------------------------------------------------------ resolution and colour chunks
+
+
+class _Extras(NamedTuple):
+    """Metadata for the writers beyond ICC and EXIF."""
+
+    dpi: tuple[float, float] | None
+    color_chunks: dict[str, bytes] | None
+
+
+def valid_dpi(dpi: Any) -> tuple[float, float] | None:
+    """(x, y) dots per inch from one number or a pair; None (logged) when not a plausible resolution."""
+    if dpi is None:
+        return None
+    try:
+        if isinstance(dpi, (str, bytes, bool)):
+            raise TypeError(dpi)
+        pair = (dpi, dpi) if isinstance(dpi, (int, float)) else tuple(dpi)
+        x, y = (float(v) for v in pair)
+    except (TypeError, ValueError, OverflowError):
+        _log.info("resolution %r ignored: not a number or a pair of numbers", dpi)
+        return None
+    if not all(math.isfinite(v) and 0 < v <= _MAX_DPI for v in (x, y)):
+        _log.info("resolution %r ignored: out of range", dpi)
+        return None
+    return _snap(x), _snap(y)
+
+
+def _snap(v: float) -> float:
+    """A resolution read back from pixels per metre (300 dpi is stored as 11811, read as 299.9994)
+    is the whole number it was written from."""
+    whole = round(v)
+    return float(whole) if whole and abs(v - whole) <= _METRE_PER_INCH / 2 + 1e-9 else round(v, 3)
+
+
+def _resolution_dpi(x: Any, y: Any, unit: Any) -> tuple[float, float] | None:
+    """DPI from TIFF/EXIF-style resolution values (rational or number) and unit (2 inch, 3 cm,
+    missing = inch); None without an absolute unit, and for the 1×1 placeholder writers put in."""
+    if x is None:
+        return None
+    try:
+        fx = float(x[0]) / float(x[1]) if isinstance(x, tuple) else float(x)
+        fy = fx if y is None else (float(y[0]) / float(y[1]) if isinstance(y, tuple) else float(y))
+        unit = 2 if unit is None else int(unit)
+    except (TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    if unit not in (2, 3) or (fx == 1 and fy == 1):
+        return None
+    scale = 2.54 if unit == 3 else 1.0
+    return valid_dpi((fx * scale, fy * scale))
+
+
+def _png_dpi(phys: bytes | None) -> tuple[float, float] | None:
+    """DPI from a pHYs payload (pixels per metre); None when its unit is not the metre."""
+    if phys is None or len(phys) != 9:
+        return None
+    x, y, unit = struct.unpack(">IIB", phys)
+    if unit != 1 or not x or not y:
+        return None
+    return valid_dpi((x * _METRE_PER_INCH, y * _METRE_PER_INCH))
+
+
+def _jpeg_dpi(info: dict[str, Any], exif: bytes | None) -> tuple[float, float] | None:
+    """DPI from the JFIF density (unit 1 inch, 2 cm), else from the EXIF resolution tags."""
+    unit, density = info.get("jfif_unit"), info.get("jfif_density")
+    if unit in (1, 2) and isinstance(density, tuple) and len(density) == 2 and all(density):
+        scale = 2.54 if unit == 2 else 1.0
+        return valid_dpi((density[0] * scale, density[1] * scale))
+    if exif is None:
+        return None
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        return _resolution_dpi(tags.get(282), tags.get(283), tags.get(296))
+    except Exception:  # damaged EXIF: no resolution, the photo still loads
+        return None
+
+
+def _info_dpi(dpi: Any) -> tuple[float, float] | None:
+    """DPI as Pillow reports it for other formats (BMP); None for 0 or nonsense."""
+    return valid_dpi(dpi) if dpi else None
+
+
+def valid_color_chunks(chunks: Any) -> dict[str, bytes] | None:
+    """The gAMA/sRGB/cHRM payloads of the right size (others dropped, logged)."""
+    if not chunks:
+        return None
+    kept: dict[str, bytes] = {}
+    for name, data in dict(chunks).items():
+        key = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+        if key in PNG_COLOR_CHUNKS and isinstance(data, (bytes, bytearray)) and len(data) == PNG_COLOR_CHUNKS[key]:
+            kept[key] = bytes(data)
+        else:
+            _log.info("PNG chunk %r ignored: not a colour chunk of the right size", name)
+    return kept or None
+
+
 # --------------------------------------------------------------------------- saving
 
 
@@ -793,7 +968,7 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 def _write_jpeg(
-    f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, quality: int
+    f: IO[bytes], a: np.ndarray, icc: bytes | None, exif: bytes | None, quality: int, extras: _Extras
 ) -> None:
     if a.shape[2] == 4:  # composite onto white
         x = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
@@ -808,12 +983,14 @@ def _write_jpeg(
         _log.warning("EXIF not written: %d bytes do not fit in a JPEG file", len(exif))
     elif exif:
         extra["exif"] = _EXIF_PREFIX + exif
+    if extras.dpi is not None:  # JFIF density: whole dots per inch
+        extra["dpi"] = tuple(min(65535, max(1, round(v))) for v in extras.dpi)
     # 4:4:4 chroma at high quality: restored detail should not be smeared.
     subsampling = 0 if quality >= 90 else 2
     _to_pil(a8).save(f, "JPEG", quality=int(quality), subsampling=subsampling, **extra)
 
 
-_Writer = Callable[[IO[bytes], np.ndarray, "bytes | None", "bytes | None", int], None]
+_Writer = Callable[[IO[bytes], np.ndarray, "bytes | None", "bytes | None", int, _Extras], None]
 _WRITERS: dict[str, _Writer] = {"PNG": _write_png, "JPEG": _write_jpeg, "TIFF": _write_tiff}
 
 

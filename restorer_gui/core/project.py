@@ -17,7 +17,14 @@ import numpy as np
 
 from restorer_gui.core.document import Document
 from restorer_gui.core.errors import ImageError
-from restorer_gui.core.imageio import DEFAULT_MAX_PIXELS, ImageData, load_image, save_image
+from restorer_gui.core.imageio import (
+    DEFAULT_MAX_PIXELS,
+    ImageData,
+    load_image,
+    save_image,
+    valid_color_chunks,
+    valid_dpi,
+)
 from restorer_gui.core.layers import Layer
 
 PROJECT_SUFFIX = ".rgproj"
@@ -70,6 +77,8 @@ def _manifest(snap: ProjectSnapshot) -> dict[str, Any]:
         "bit_depth": 16 if px.dtype == np.uint16 else 8,
         "has_icc": snap.original.icc_profile is not None,
         "has_exif": snap.original.exif is not None,
+        "dpi": list(snap.original.dpi) if snap.original.dpi else None,
+        "color_chunks": {k: v.hex() for k, v in (snap.original.color_chunks or {}).items()},
         "selected_layer": selected,
         "layers": [
             {"file": f"layer-{i:03d}.tif", "name": l.name, "operation": l.operation, "params": l.params,
@@ -205,6 +214,22 @@ def _extract(zf: zipfile.ZipFile, member: str, work: Path, limit: int) -> Path:
     return out
 
 
+def _resolution_and_colour(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The original's DPI and PNG colour chunks from the manifest; anything odd there is left out
+    (they are worth keeping, not worth refusing a project for)."""
+    dpi = manifest.get("dpi")
+    if not (isinstance(dpi, list) and len(dpi) == 2 and all(type(v) in (int, float) for v in dpi)):
+        dpi = None
+    chunks: dict[str, bytes] = {}
+    raw = manifest.get("color_chunks")
+    for name, text in (raw.items() if isinstance(raw, dict) else ()):
+        try:
+            chunks[str(name)] = bytes.fromhex(str(text))
+        except ValueError:
+            continue
+    return {"dpi": valid_dpi(dpi), "color_chunks": valid_color_chunks(chunks)}
+
+
 def _build(zf: zipfile.ZipFile, manifest: dict[str, Any], work: Path, limit: int,
            max_pixels: int | None, name: str) -> Document:
     original = load_image(_extract(zf, "original.tif", work, limit), max_pixels)
@@ -214,7 +239,7 @@ def _build(zf: zipfile.ZipFile, manifest: dict[str, Any], work: Path, limit: int
     source = manifest.get("source_path")
     image = ImageData(pixels=original.pixels, icc_profile=icc, exif=exif,
                       source_format=str(manifest.get("source_format") or ""),
-                      path=Path(source) if source else None)
+                      path=Path(source) if source else None, **_resolution_and_colour(manifest))
     doc = Document(image)
     mask = load_image(_extract(zf, "mask.tif", work, limit), max_pixels).pixels
     if mask.shape[:2] != doc.mask.shape:

@@ -490,7 +490,7 @@ class MainWindow(QMainWindow):
             with busy_cursor():
                 imageio.save_image(
                     target, doc.flatten(), icc_profile=doc.image.icc_profile, exif=doc.image.exif,
-                    quality=self.settings.jpeg_quality,
+                    quality=self.settings.jpeg_quality, dpi=doc.image.dpi, color_chunks=doc.image.color_chunks,
                 )
         except ImageError as exc:
             self.show_error("Cannot save the photo", str(exc))
@@ -572,7 +572,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot export the mask", "That file is the original photo; choose another name.")
             return False
         try:
-            imageio.save_image(path, self.model.doc.mask[..., None])
+            imageio.save_image(path, self.model.doc.mask[..., None], dpi=self.model.doc.image.dpi)
         except ImageError as exc:
             self.show_error("Cannot export the mask", str(exc))
             return False

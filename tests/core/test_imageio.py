@@ -846,3 +846,175 @@ def test_core_imports_neither_qt_nor_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- resolution (DPI), gamma
+
+
+def png_chunk_payloads(path: Path) -> dict[bytes, list[bytes]]:
+    """Every chunk of a PNG file by type, read by hand (not through our reader)."""
+    data = path.read_bytes()
+    found: dict[bytes, list[bytes]] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        found.setdefault(kind, []).append(data[pos + 8 : pos + 8 + length])
+        pos += 12 + length
+    return found
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("dpi", [(300, 300), (600, 1200), (72, 72), (299.5, 4800)])
+def test_png_dpi_round_trip(tmp_path: Path, rng: np.random.Generator, dtype: type, dpi: tuple) -> None:
+    path = tmp_path / "scan.png"
+    save_image(path, noise(rng, (6, 7, 3), dtype), dpi=dpi)
+    (phys,) = png_chunk_payloads(path)[b"pHYs"]
+    x, y, unit = struct.unpack(">IIB", phys)
+    assert unit == 1 and (x, y) == (round(dpi[0] / 0.0254), round(dpi[1] / 0.0254))  # pixels per metre
+    loaded = load_image(path)
+    assert loaded.dpi == pytest.approx(dpi, abs=0.013)
+    if dpi[0] == int(dpi[0]):
+        assert loaded.dpi == (float(dpi[0]), float(dpi[1]))  # read back as the whole number written
+    assert Image.open(path).info["dpi"] == pytest.approx(dpi, abs=0.013)  # other readers agree
+    again = tmp_path / "again.png"
+    save_image(again, loaded.pixels, dpi=loaded.dpi)
+    assert png_chunk_payloads(again)[b"pHYs"] == [phys]  # stable: no drift through load and save
+
+
+@pytest.mark.parametrize("dpi", [(300, 300), (600, 1200), (72, 96)])
+def test_jpeg_dpi_round_trip(tmp_path: Path, rng: np.random.Generator, dpi: tuple) -> None:
+    path = tmp_path / "scan.jpg"
+    save_image(path, noise(rng, (8, 8, 3), np.uint8), dpi=dpi)
+    with Image.open(path) as im:
+        assert im.info["jfif_unit"] == 1 and im.info["jfif_density"] == dpi
+    assert load_image(path).dpi == (float(dpi[0]), float(dpi[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("dpi", [(300, 300), (299.5, 1200)])
+def test_tiff_dpi_round_trip(tmp_path: Path, rng: np.random.Generator, dtype: type, dpi: tuple) -> None:
+    path = tmp_path / "scan.tif"
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 72.0, 72.0, 2  # a camera's "72 dpi"
+    save_image(path, noise(rng, (6, 7, 3), dtype), dpi=dpi, exif=exif.tobytes())
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages.first.tags
+        x, y = tags["XResolution"].value, tags["YResolution"].value
+        assert x[0] / x[1] == dpi[0] and y[0] / y[1] == dpi[1]  # not the EXIF's 72
+        assert int(tags["ResolutionUnit"].value) == 2  # inch
+    assert load_image(path).dpi == (float(dpi[0]), float(dpi[1]))
+
+
+def test_dpi_carries_across_formats(tmp_path: Path, rng: np.random.Generator) -> None:
+    src = tmp_path / "scan.tif"
+    save_image(src, noise(rng, (6, 7, 3), np.uint16), dpi=(1200, 1200))
+    image = load_image(src)
+    for name in ("out.png", "out.jpg", "out.tif"):
+        save_image(tmp_path / name, image.pixels, dpi=image.dpi)
+        assert load_image(tmp_path / name).dpi == (1200.0, 1200.0), name
+
+
+@pytest.mark.parametrize("name", ["plain.png", "plain16.png", "plain.jpg", "plain.tif", "plain16.tif"])
+def test_a_file_without_dpi_stays_without(tmp_path: Path, rng: np.random.Generator, name: str) -> None:
+    path = tmp_path / name
+    dtype = np.uint16 if "16" in name else np.uint8
+    save_image(path, noise(rng, (5, 6, 3), dtype), exif=make_exif())
+    assert load_image(path).dpi is None
+    again = tmp_path / ("again" + path.suffix)
+    save_image(again, load_image(path).pixels, dpi=load_image(path).dpi)
+    assert load_image(again).dpi is None
+    if path.suffix == ".png":
+        assert b"pHYs" not in png_chunk_payloads(again)
+    with Image.open(again) as im:
+        assert im.info.get("jfif_unit", 0) == 0
+
+
+def test_dpi_read_from_files_made_elsewhere(tmp_path: Path, rng: np.random.Generator) -> None:
+    picture = Image.fromarray(noise(rng, (6, 8, 3), np.uint8))
+    picture.save(tmp_path / "a.png", dpi=(300, 300))
+    picture.save(tmp_path / "b.tif", dpi=(400, 400))
+    picture.save(tmp_path / "c.bmp", dpi=(150, 150))
+    picture.save(tmp_path / "d.jpg", dpi=(200, 100))
+    tifffile.imwrite(tmp_path / "e.tif", noise(rng, (6, 8), np.uint16), resolution=(100, 100), resolutionunit="CENTIMETER")
+    tifffile.imwrite(tmp_path / "f.tif", noise(rng, (6, 8), np.uint16))  # 1×1, no unit: no resolution
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 240.0, 240.0, 2
+    picture.save(tmp_path / "g.jpg", exif=exif.tobytes(), jfif=False)  # no JFIF density: EXIF's resolution
+    got = {p.name: load_image(p).dpi for p in sorted(tmp_path.iterdir())}
+    assert got == {"a.png": (300.0, 300.0), "b.tif": (400.0, 400.0), "c.bmp": (150.0, 150.0),
+                   "d.jpg": (200.0, 100.0), "e.tif": (254.0, 254.0), "f.tif": None, "g.jpg": (240.0, 240.0)}
+
+
+def test_dpi_follows_a_quarter_turn(tmp_path: Path, rng: np.random.Generator) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    path = tmp_path / "turned.jpg"
+    Image.fromarray(noise(rng, (6, 10, 3), np.uint8)).save(path, dpi=(300, 600), exif=exif.tobytes())
+    loaded = load_image(path)
+    assert loaded.pixels.shape[:2] == (10, 6) and loaded.dpi == (600.0, 300.0)
+
+
+def test_bad_dpi_values_are_left_out(tmp_path: Path, rng: np.random.Generator) -> None:
+    for bad in (0, -300, float("nan"), float("inf"), "300", (300,), (300, 300, 300), 1e300, 10**400):
+        path = tmp_path / "x.png"
+        save_image(path, noise(rng, (4, 4, 3), np.uint8), dpi=bad)
+        assert load_image(path).dpi is None, bad
+    save_image(tmp_path / "one.png", noise(rng, (4, 4, 3), np.uint8), dpi=300)  # one number: both axes
+    assert load_image(tmp_path / "one.png").dpi == (300.0, 300.0)
+
+
+def test_dpi_for_an_upscaled_copy_keeps_the_print_size() -> None:
+    image = ImageData(pixels=np.zeros((100, 200, 3), np.uint8), dpi=(300.0, 300.0))
+    assert image.dpi_for(np.zeros((100, 200, 3), np.uint8)) == (300.0, 300.0)
+    assert image.dpi_for(np.zeros((400, 800, 3), np.uint8)) == (1200.0, 1200.0)
+    assert ImageData(pixels=np.zeros((4, 4, 3), np.uint8)).dpi_for(np.zeros((8, 8, 3), np.uint8)) is None
+
+
+GAMA = struct.pack(">I", 45455)
+CHRM = struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_gamma_srgb_and_chromaticity_chunks_are_kept(tmp_path: Path, rng: np.random.Generator, dtype: type) -> None:
+    src = tmp_path / "src.png"
+    chunks = {"gAMA": GAMA, "sRGB": b"\x00", "cHRM": CHRM}
+    save_image(src, noise(rng, (5, 6, 3), dtype), color_chunks=chunks, dpi=(300, 300))
+    with Image.open(src) as im:  # another reader sees them
+        assert im.info["gamma"] == pytest.approx(0.45455) and im.info["srgb"] == 0
+        assert im.info["chromaticity"][0] == pytest.approx(0.3127)
+    loaded = load_image(src)
+    assert loaded.color_chunks == chunks
+    out = tmp_path / "out.png"
+    save_image(out, loaded.pixels, color_chunks=loaded.color_chunks, dpi=loaded.dpi)
+    payloads = png_chunk_payloads(out)
+    assert payloads[b"gAMA"] == [GAMA] and payloads[b"sRGB"] == [b"\x00"] and payloads[b"cHRM"] == [CHRM]
+    order = list(payloads)
+    assert max(order.index(k) for k in (b"gAMA", b"sRGB", b"cHRM", b"pHYs")) < order.index(b"IDAT")
+    # with an ICC profile the sRGB chunk is left out (the PNG standard: never both)
+    save_image(out, loaded.pixels, color_chunks=loaded.color_chunks, icc_profile=SRGB)
+    payloads = png_chunk_payloads(out)
+    assert b"iCCP" in payloads and b"sRGB" not in payloads and payloads[b"gAMA"] == [GAMA]
+
+
+def test_png_colour_chunks_from_elsewhere_and_odd_ones(tmp_path: Path, rng: np.random.Generator) -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", GAMA)
+    info.add(b"sRGB", b"\x01\x02")  # wrong size: dropped
+    Image.fromarray(noise(rng, (4, 5, 3), np.uint8)).save(tmp_path / "a.png", pnginfo=info)
+    assert load_image(tmp_path / "a.png").color_chunks == {"gAMA": GAMA}
+    save_image(tmp_path / "plain.png", noise(rng, (4, 5, 3), np.uint8))
+    assert load_image(tmp_path / "plain.png").color_chunks is None
+    # colour chunks are for PNG only; other formats ignore them
+    save_image(tmp_path / "x.jpg", noise(rng, (4, 5, 3), np.uint8), color_chunks={"gAMA": GAMA})
+    save_image(tmp_path / "x.tif", noise(rng, (4, 5, 3), np.uint8), color_chunks={"gAMA": GAMA})
+    assert load_image(tmp_path / "x.tif").color_chunks is None
+
+
+def test_a_nul_in_a_file_name_is_a_one_line_error(tmp_path: Path, rng: np.random.Generator) -> None:
+    with pytest.raises(ImageError, match="NUL"):
+        save_image(tmp_path / "a\0b.png", noise(rng, (4, 4, 3), np.uint8))
+    with pytest.raises(ImageError, match="NUL"):
+        load_image(tmp_path / "a\0b.png")
+    assert list(tmp_path.iterdir()) == []

@@ -97,3 +97,41 @@ def test_zip_bombs_and_odd_members_are_refused(tmp_path):
     write_zip(huge, dict(manifest, width=100000, height=100000), members)
     with pytest.raises(ProjectError, match="megapixels"):
         load_project(huge)
+
+
+def _rewrite_manifest(path, **changes):
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest.update(changes)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_scan_resolution_and_png_colour_chunks_are_kept(tmp_path):
+    doc = make_doc(tmp_path)
+    gama = (45455).to_bytes(4, "big")
+    doc.image.dpi, doc.image.color_chunks = (1200.0, 600.0), {"gAMA": gama, "sRGB": b"\x00"}
+    path = tmp_path / "work.rgproj"
+    save_project(path, ProjectSnapshot.of(doc))
+    loaded, _ = load_project(path)
+    assert loaded.image.dpi == (1200.0, 600.0)
+    assert loaded.image.color_chunks == {"gAMA": gama, "sRGB": b"\x00"}
+    plain = make_doc(tmp_path)  # none given: none after loading
+    save_project(path, ProjectSnapshot.of(plain))
+    loaded, _ = load_project(path)
+    assert loaded.image.dpi is None and loaded.image.color_chunks is None
+
+
+@pytest.mark.parametrize("dpi, chunks", [
+    ("300", {"gAMA": "zz"}), ([1e400, 300], {"gAMA": "00"}), ([300], []), ({"x": 1}, {"sRGB": "0000"}),
+    ([True, False], "nope"), ([-5, 300], {"cHRM": 7}),
+])
+def test_odd_resolution_or_colour_entries_are_left_out_not_refused(tmp_path, dpi, chunks):
+    path = tmp_path / "work.rgproj"
+    save_project(path, ProjectSnapshot.of(make_doc(tmp_path)))
+    _rewrite_manifest(path, dpi=dpi, color_chunks=chunks)
+    loaded, _ = load_project(path)
+    assert loaded.image.dpi is None and loaded.image.color_chunks is None

@@ -193,3 +193,18 @@ def test_sample_photo_opens_from_help_menu(window):
     window.act_sample.trigger()
     assert window.model is not None and window.model.doc.width >= 400
     assert window.welcome.sample_button.text()
+
+
+def test_export_keeps_the_scan_resolution_and_png_gamma(window, tmp_path):
+    src = tmp_path / "scan.png"
+    gama = (45455).to_bytes(4, "big")
+    imageio.save_image(src, np.full((12, 16, 3), 80, np.uint16), dpi=(1200, 1200), color_chunks={"gAMA": gama})
+    assert window.open_path(src)
+    window.model.add_layer(window.model.doc.make_layer("lighter", np.full((12, 16, 3), 900, np.uint16)))
+    for name in ("out.png", "out.jpg", "out.tif"):
+        assert window.save_to(tmp_path / name)
+        assert imageio.load_image(tmp_path / name).dpi == (1200.0, 1200.0), name
+    assert imageio.load_image(tmp_path / "out.png").color_chunks == {"gAMA": gama}
+    window.act_fill.trigger()
+    assert window.export_mask(tmp_path / "mask.png")
+    assert imageio.load_image(tmp_path / "mask.png").dpi == (1200.0, 1200.0)  # lines up with the print
