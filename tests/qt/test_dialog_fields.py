@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -267,7 +267,15 @@ CASES = {
     "shrink": (("Mask", "Shrink Mask…"), None, 1),
     "run_model": (("Restore", "Run Model…"), None, 1),
     "overlay_colour": (("Mask", "Overlay Colour…"), None, 1),
+    # Qt's own file dialogs: a file name field each
     "open": (("File", "Open…"), None, 1),
+    "export_image_as": (("File", "Export Image As…"), None, 1),
+    "open_project": (("File", "Open Project…"), None, 1),
+    "save_project_as": (("File", "Save Project As…"), None, 1),
+    "import_layer": (("File", "Import Image as Layer…"), None, 1),
+    "import_mask": (("Mask", "Import Mask…"), None, 1),
+    "export_mask": (("Mask", "Export Mask…"), None, 1),
+    "import_model": (("Restore", "Import Model…"), None, 1),
 }
 
 
@@ -276,6 +284,32 @@ def test_every_field_takes_any_text(ready, qtbot, case):
     path, check, min_fields = CASES[case]
     fields = exercise(qtbot, ready, menu_action(ready, *path), check, min_fields)
     assert len(fields) >= min_fields, fields
+
+
+def dialog_menu_items(window) -> dict[QAction, tuple[str, ...]]:
+    """Every menu item that opens a dialog (its text ends with "…", as the convention is), with
+    the first menu path it is found under (some items are in two menus)."""
+    found: dict[QAction, tuple[str, ...]] = {}
+
+    def walk(menu: QMenu, path: tuple[str, ...]) -> None:
+        for action in menu.actions():
+            text = action.text().replace("&", "")
+            if action.menu() is not None:
+                walk(action.menu(), (*path, text))
+            elif text.endswith("…"):
+                found.setdefault(action, (*path, text))
+
+    for top in window.menuBar().actions():
+        walk(top.menu(), (top.text().replace("&", ""),))
+    return found
+
+
+def test_every_dialog_in_the_menus_is_exercised(ready):
+    """A new menu item that opens a dialog must join CASES (and so get its fields tested)."""
+    covered = {menu_action(ready, *path) for path, _check, _n in CASES.values()}
+    found = dialog_menu_items(ready)
+    missing = sorted(path for action, path in found.items() if action not in covered)
+    assert len(found) >= 10 and not missing, f"add these to CASES: {missing}"
 
 
 def test_about_opens_and_has_nothing_to_type_into(ready, qtbot):
