@@ -47,6 +47,7 @@ class Settings:
     inpaint_model: str = ""
     denoise_model: str = ""
     detect_model: str = ""
+    repair_threshold: float = 0.0  # Repair Damage's detector cut (0 = the model card's)
     default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
     autosave_minutes: int = 3  # 0 = off
     models_dir: str = ""  # "" = the data folder's models/

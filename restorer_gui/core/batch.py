@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from restorer_gui.core.errors import RestorerError
 from restorer_gui.core.pathtext import PathTextError, path_from_text, shown
 from restorer_gui.core.pathtext import exists as _exists
 from restorer_gui.core.pathtext import is_dir as _is_dir
@@ -56,7 +58,7 @@ _CHOSEN = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "tiff": ("TIFF", ".t
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")  # imageio's atomic-write temporaries
 
 
-class BatchPlanError(ValueError):
+class BatchPlanError(RestorerError, ValueError):
     """The batch cannot start (a usage error: missing input folder, bad option); one line."""
 
 

@@ -213,3 +213,11 @@ def mask_from_image(pixels: np.ndarray, width: int | None = None, height: int | 
     if width is not None and height is not None and gray.shape != (height, width):
         gray = np.asarray(Image.fromarray(np.ascontiguousarray(gray)).resize((width, height), Image.Resampling.NEAREST))
     return np.ascontiguousarray(gray, dtype=np.uint8)
+
+
+def threshold_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """A mask (255 = damage) where a probability map (uint8, 0–255) reaches *threshold* (0–1)."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("the threshold must be between 0 and 1")
+    cut = max(int(round(threshold * 255)), 1)
+    return np.where(prob >= cut, np.uint8(255), np.uint8(0))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from restorer_gui.core.document import Document
-from restorer_gui.core.errors import ImageError
+from restorer_gui.core.errors import ImageError, RestorerError
 from restorer_gui.core.imageio import (
     DEFAULT_MAX_PIXELS,
     ImageData,
@@ -35,7 +35,7 @@ MAX_MEMBERS = 1000
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
-class ProjectError(Exception):
+class ProjectError(RestorerError):
     """A project could not be saved or opened (one-line message)."""
 
 

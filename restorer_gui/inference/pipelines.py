@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from restorer_gui.core.errors import RestorerError
+from restorer_gui.core import mask_ops
 from restorer_gui.core.mask_ops import mask_bbox
 from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
@@ -595,8 +596,7 @@ def threshold_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
     """255 where a probability map (uint8, 0–255) reaches *threshold* (0–1), else 0."""
     if not 0.0 <= threshold <= 1.0:
         raise PipelineError("the threshold must be between 0 and 1")
-    cut = max(int(round(threshold * 255)), 1)
-    return np.where(prob >= cut, np.uint8(255), np.uint8(0))
+    return mask_ops.threshold_probability(prob, threshold)
 
 
 def detect_scratches(

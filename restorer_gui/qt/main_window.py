@@ -240,9 +240,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_overlay_color, self.act_import_mask, self.act_export_mask])
         m = bar.addMenu("&Restore")
         r = self.restore
-        m.addActions([r.act_inpaint, r.act_denoise, r.act_detect])
-        m.addSeparator()
-        m.addActions([r.act_run_model, r.act_import_model])
+        for act in r.menu_actions():
+            m.addAction(act) if act is not None else m.addSeparator()
         m.addSeparator()
         m.addAction(r.act_cancel)
         m = bar.addMenu("&Help")

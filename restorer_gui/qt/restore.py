@@ -7,6 +7,7 @@ are applied on the GUI thread, to the document they were computed for.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from restorer_gui.core.imageio import ImageData
 from restorer_gui.core.layers import Layer, composite
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
+from restorer_gui.qt.review import DamageReview
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
 from restorer_gui.settings import MODEL_CHOICE_FIELDS
@@ -53,11 +55,27 @@ def _visible(original: np.ndarray, layers: list[Layer]) -> np.ndarray:
     return composite(original, layers) if any(l.visible for l in layers) else original
 
 
-def _load(info: registry.ModelInfo, device: str, precision: str, progress):
-    from restorer_gui.inference import loader
+def _op_job(op_name: str, params: Any, original: np.ndarray, layers: list[Layer], mask: np.ndarray | None,
+            device: str, precision: str, tile: int | None, stage: str = "run"):
+    """A worker function running one operation (or one stage of one) on the visible image, with the
+    lane thread's own models. Returns (OpResult, device name)."""
 
-    progress(0.0, f"Loading {info.label}…")
-    return loader.get_model(info, device, precision)
+    def fn(progress, cancel):
+        from restorer_gui.inference import ops
+        from restorer_gui.inference.chain import run_step
+        from restorer_gui.inference.jobs import Progress
+
+        op = ops.get(op_name)
+        models = ops.ModelSet.for_this_thread(device, precision)
+        ctx = ops.OpContext(_visible(original, layers), models, mask, tile, Progress.wrap(progress), cancel)
+        if stage != "run":  # a stage of a multi-stage operation (repair: detect, then fill)
+            import dataclasses
+
+            op = dataclasses.replace(op, run=getattr(importlib.import_module(op.run.__module__), stage))
+        result = run_step(op, params, ctx)
+        return result, models.last_device
+
+    return fn
 
 
 class RestoreController(QObject):
@@ -75,6 +93,7 @@ class RestoreController(QObject):
         self.pool.job_cancelled.connect(self._on_cancelled)
         self._make_actions()
         self._make_status_widgets()
+        self.review = DamageReview(self)
         self.update_enabled()
 
     # --- construction --------------------------------------------------------------------
@@ -86,12 +105,20 @@ class RestoreController(QObject):
                                      tip="Remove noise and grain, on the whole photo or inside the mask")
         self.act_detect = w._action("Detect &Scratches", self.detect_scratches, QKeySequence("Ctrl+Shift+M"),
                                     tip="Mark scratches, dust and cracks in the mask (one undo step)")
+        self.act_repair = w._action("&Repair Damage…", self.repair, QKeySequence("Ctrl+Shift+R"),
+                                    tip="Find cracks, creases, tears and dust, review the mask, then fill them")
         self.act_run_model = w._action("&Run Model…", self.run_model_dialog, tip="Apply any imported model")
         self.act_import_model = w._action("Import &Model…", self.import_model_dialog,
                                           tip="Add a model file (.safetensors, .pth) to your models")
         self.act_cancel = w._action("&Cancel", self.cancel_all, QKeySequence("Esc"))
         self.act_cancel.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.actions_for_document = [self.act_inpaint, self.act_denoise, self.act_detect, self.act_run_model]
+        self.actions_for_document = [self.act_repair, self.act_inpaint, self.act_denoise, self.act_detect,
+                                     self.act_run_model]
+        # the Restore menu's action of each registered operation (checked against the registry in the tests;
+        # upscale and face run their models through Run Model…)
+        self.op_actions = {"repair": self.act_repair, "inpaint": self.act_inpaint, "denoise": self.act_denoise,
+                           "detect-scratches": self.act_detect, "run-model": self.act_run_model,
+                           "upscale": self.act_run_model, "face": self.act_run_model}
 
     def _make_status_widgets(self) -> None:
         bar = self.window.statusBar()
@@ -108,6 +135,11 @@ class RestoreController(QObject):
             bar.addWidget(widget)
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.device_label)
+
+    def menu_actions(self) -> list:
+        """The Restore menu's operation actions, in order (None: a separator)."""
+        return [self.act_repair, self.act_inpaint, self.act_denoise, self.act_detect, None, self.act_run_model,
+                self.act_import_model]
 
     def update_enabled(self) -> None:
         has_doc = self.window.model is not None
@@ -175,6 +207,24 @@ class RestoreController(QObject):
             self.window.show_error("Model not found", str(exc))
             return None
 
+    def _run(self, title: str, op_name: str, params: dict[str, Any], apply: Callable[[Any], None], *,
+             mask: np.ndarray | None = None, stage: str = "run", model_label: str = "") -> Job | None:
+        """Submit one operation (or stage) on the current photo; *apply* gets its OpResult on the GUI thread."""
+        from restorer_gui.core.recipe import RecipeError
+        from restorer_gui.inference import ops
+
+        model = self.window.model
+        if model is None:
+            return None
+        try:
+            parsed = ops.get(op_name).parse(params)
+        except RecipeError as exc:
+            self.window.show_error(title, str(exc))
+            return None
+        original, layers = _snapshot(model.doc)
+        fn = _op_job(op_name, parsed, original, layers, mask, self.device, self.precision, self.tile, stage)
+        return self.submit(title, fn, apply, model_label=model_label)
+
     def inpaint(self) -> Job | None:
         model = self.window.model
         if model is None:
@@ -185,18 +235,13 @@ class RestoreController(QObject):
         info = self._model_for("inpaint")
         if info is None:
             return None
-        original, layers = _snapshot(model.doc)
-        mask = model.doc.mask.copy()
-        device, precision = self.device, self.precision
 
-        def fn(progress, cancel):
-            from restorer_gui.inference import pipelines
+        def apply(result) -> None:
+            self._add_layer(result.image, "Inpaint", "inpaint", model=info.id)
+            self._hide_mask_for_result()
 
-            net = _load(info, device, precision, progress)
-            return pipelines.inpaint(_visible(original, layers), mask, net, progress=progress, cancel=cancel), str(net.device)
-
-        return self.submit("Inpaint", fn, lambda r: self._add_layer(r, "Inpaint", "inpaint", model=info.id),
-                           model_label=info.label)
+        return self._run("Inpaint", "inpaint", {"model": info.id}, apply, mask=model.doc.mask.copy(),
+                         model_label=info.label)
 
     def denoise_dialog(self) -> None:
         model = self.window.model
@@ -224,28 +269,15 @@ class RestoreController(QObject):
         info = self._find(model_id) if model_id else self._model_for("denoise", "restore")
         if info is None:
             return None
-        original, layers = _snapshot(model.doc)
-        mask = model.doc.mask.copy() if inside_mask else None
-        device, precision, tile = self.device, self.precision, self.tile
-
-        def fn(progress, cancel):
-            from restorer_gui.inference import pipelines
-
-            net = _load(info, device, precision, progress)
-            image = _visible(original, layers)
-            used = sigma if sigma is not None else pipelines.estimate_noise_sigma(image)
-            out = pipelines.denoise(image, net, sigma=used, mask=mask, tile=tile, progress=progress, cancel=cancel)
-            return (out, used), str(net.device)
+        params = {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask, "model": info.id}
 
         def apply(result) -> None:
-            out, used = result
-            label = f"Denoise σ {used:.0f}" if sigma is not None else f"Denoise (auto, σ≈{used:.1f})"
-            if inside_mask:
-                label += " in mask"
-            self._add_layer(out, label, "denoise", sigma=round(float(used), 2), auto=sigma is None,
+            used = result.info["sigma"]
+            self._add_layer(result.image, result.label, "denoise", sigma=used, auto=sigma is None,
                             inside_mask=inside_mask, model=info.id)
 
-        return self.submit("Denoise", fn, apply, model_label=info.label)
+        return self._run("Denoise", "denoise", params, apply, mask=model.doc.mask.copy() if inside_mask else None,
+                         model_label=info.label)
 
     def detect_scratches(self) -> Job | None:
         model = self.window.model
@@ -254,22 +286,69 @@ class RestoreController(QObject):
         info = self._model_for("detect-scratches")
         if info is None:
             return None
-        original, layers = _snapshot(model.doc)
-        device, precision, tile = self.device, self.precision, self.tile
 
-        def fn(progress, cancel):
-            from restorer_gui.inference import pipelines
+        def apply(result) -> None:
+            merged = np.maximum(model.doc.mask, result.mask)
+            if model.replace_mask(merged, "Detect scratches"):
+                self._show_mask()
+            self.window.statusBar().showMessage(result.info["summary"], 10_000)
 
-            net = _load(info, device, precision, progress)
-            found = pipelines.detect_scratches(_visible(original, layers), net, tile=tile, progress=progress, cancel=cancel)
-            return found, str(net.device)
+        return self._run("Detect scratches", "detect-scratches", {"model": info.id}, apply, model_label=info.label)
 
-        def apply(found: np.ndarray) -> None:
-            merged = np.maximum(model.doc.mask, found)
-            if not model.replace_mask(merged, "Detect scratches"):
-                self.window.statusBar().showMessage("No scratches found.", 5000)
+    # --- repair: detect → review the mask → fill ----------------------------------------------
+    def repair(self) -> Job | None:
+        """Stage 1 of Restore ▸ Repair Damage: find the damage and show its mask for review."""
+        model = self.window.model
+        if model is None:
+            return None
+        detector = self._model_for("detect-scratches")
+        if detector is None:
+            return None
+        params = self._repair_params(detector.id)
 
-        return self.submit("Detect scratches", fn, apply, model_label=info.label)
+        def apply(result) -> None:
+            self.review.start(model, result, params)
+
+        return self._run("Repair damage: finding the damage", "repair", params, apply, mask=model.doc.mask.copy(),
+                         stage="detect_damage", model_label=detector.label)
+
+    def _repair_params(self, detector: str, inpainter: str | None = None) -> dict[str, Any]:
+        s = self.window.settings
+        params: dict[str, Any] = {"detector": detector, "use_mask": True, "threshold": s.repair_threshold or None}
+        if inpainter:
+            params["inpainter"] = inpainter
+        return params
+
+    def fill_damage(self) -> Job | None:
+        """Stage 2: fill the (reviewed) mask with structure and the local grain."""
+        model = self.window.model
+        if model is None:
+            return None
+        if model.doc.mask.max() == 0:
+            self.window.show_error("Nothing to repair", "The damage mask is empty: paint over the damage or "
+                                   "raise the sensitivity.")
+            return None
+        inpainter = self._model_for("inpaint")
+        if inpainter is None:
+            return None
+        params = {"inpainter": inpainter.id, "grain": True}
+        self.review.finish()
+
+        def apply(result) -> None:
+            self._add_layer(result.image, "Repair damage", "repair", model=inpainter.id, grain=True)
+            self._hide_mask_for_result()
+
+        return self._run("Repair damage", "repair", params, apply, mask=model.doc.mask.copy(), stage="fill_damage",
+                         model_label=inpainter.label)
+
+    def _show_mask(self) -> None:
+        if not self.window.act_show_mask.isChecked():
+            self.window.act_show_mask.trigger()
+
+    def _hide_mask_for_result(self) -> None:
+        """The result shows at once: the mask that made it is kept (for a re-run) but hidden."""
+        if self.window.act_show_mask.isChecked():
+            self.window.act_show_mask.trigger()
 
     def run_model_dialog(self) -> None:
         if self.window.model is None:
@@ -290,31 +369,19 @@ class RestoreController(QObject):
         info = self._find(model_id)
         if info is None:
             return None
-        original, layers = _snapshot(model.doc)
         mask = model.doc.mask.copy() if model.doc.mask.max() else None
-        device, precision, tile = self.device, self.precision, self.tile
-
-        def fn(progress, cancel):
-            from restorer_gui.inference import pipelines
-
-            net = _load(info, device, precision, progress)
-            if net.task == "inpaint" and mask is None:
-                raise UserFacingError(f"{info.label} is an inpainting model: paint over the damage first.")
-            image = _visible(original, layers)
-            out = pipelines.run_model(image, net, mask=mask if net.task == "inpaint" else None, tile=tile,
-                                      progress=progress, cancel=cancel)
-            return (out, net.task), str(net.device)
 
         def apply(result) -> None:
-            out, task = result
-            if task == "detect-scratches":
-                model.replace_mask(np.maximum(model.doc.mask, out), f"Detect scratches ({info.label})")
-            elif out.shape[:2] != model.doc.original.shape[:2]:
-                self._open_as_new_photo(out, info.label)
+            if result.image is None and result.mask is not None:
+                model.replace_mask(np.maximum(model.doc.mask, result.mask), f"Detect scratches ({info.label})")
+                self._show_mask()
+            elif result.image.shape[:2] != model.doc.original.shape[:2]:
+                self._open_as_new_photo(result.image, info.label)
             else:
-                self._add_layer(out, info.label, task or "run-model", model=info.id)
+                self._add_layer(result.image, info.label, info.task or "run-model", model=info.id)
 
-        return self.submit(f"Run {info.label}", fn, apply, model_label=info.label)
+        return self._run(f"Run {info.label}", "run-model", {"model": info.id}, apply, mask=mask,
+                         model_label=info.label)
 
     def import_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Import a model", str(Path.home()), MODEL_FILTER)

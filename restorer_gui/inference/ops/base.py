@@ -189,11 +189,28 @@ class ModelSet:
         self._items[key] = model
         return model
 
+    _local = threading.local()
+
+    @classmethod
+    def for_this_thread(cls, device: str = "auto", precision: str = "auto") -> ModelSet:
+        """The calling thread's own set (a GUI worker lane keeps its models across jobs); a new one when
+        the device or precision setting changed."""
+        current = getattr(cls._local, "models", None)
+        if current is None or (current.device, current.precision) != (device, precision):
+            current = cls(device, precision)
+            cls._local.models = current
+        return current
+
     def add(self, model: Any) -> None:
         """Keep an already loaded model (for callers that loaded it themselves)."""
         st = model.info.path.stat()
         key = (str(model.info.path.resolve()), st.st_mtime_ns, st.st_size, str(model.device), self.precision)
         self._items[key] = model
+
+    @property
+    def last_device(self) -> str:
+        """The device of the most recently used model ("" before any)."""
+        return str(next(reversed(self._items.values())).device) if self._items else ""
 
     def clear(self) -> None:
         self._items.clear()
