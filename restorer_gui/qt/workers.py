@@ -106,6 +106,7 @@ class WorkerPool(QObject):
     def __init__(self, io_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._lanes: dict[str, list[_LaneThread]] = {}
+        self.late_threads: list[_LaneThread] = []  # missed the last shutdown's join (see `shutdown`)
         self._next_io = 0
         self._io_threads = max(1, io_threads)
         self._pending: dict[int, Job] = {}
@@ -154,6 +155,11 @@ class WorkerPool(QObject):
         threads = [t for lane in self._lanes.values() for t in lane]
         for t in threads:
             t.jobs.put(None)
-        ok = all(t.wait(timeout_ms) for t in threads)
+        late = [t for t in threads if not t.wait(timeout_ms)]
+        for t in late:  # never dropped without a word: the log says which job was still running
+            job = t.current
+            log.warning("worker %s did not stop within %.0f s%s; leaving it", t.objectName(), timeout_ms / 1000,
+                        f" (still running “{job.title}”)" if job is not None else "")
+        self.late_threads = late  # kept referenced: a QThread object destroyed while running aborts the process
         self._lanes.clear()
-        return ok
+        return not late

@@ -93,3 +93,24 @@ def test_shutdown_cancels_queued_work(qtbot):
     assert started.wait(5)
     assert pool.shutdown(10_000)
     assert ran == ["first"]
+
+
+def test_a_worker_that_misses_the_shutdown_is_logged(qtbot, caplog):
+    import threading
+
+    release = threading.Event()
+    pool = WorkerPool()
+    started = threading.Event()
+
+    def stubborn(progress, cancel):  # ignores its cancel token
+        started.set()
+        release.wait(10)
+        return None
+
+    pool.submit(Job("Stubborn job", stubborn))
+    assert started.wait(10)
+    with caplog.at_level("WARNING"):
+        assert pool.shutdown(50) is False
+    assert any("Stubborn job" in r.getMessage() and "did not stop" in r.getMessage() for r in caplog.records)
+    release.set()
+    assert all(t.wait(10_000) for t in pool.late_threads)
