@@ -30,6 +30,7 @@ SEED = int(os.environ.get("RESTORER_MONKEY_SEED", "20261121"))
 ACTIONS = int(os.environ.get("RESTORER_MONKEY_ACTIONS", "2000"))
 MAX_RSS_GROWTH_MB = 300
 ALLOWED_DIALOGS = {("critical", "Nothing to inpaint"), ("question", "Unsaved changes"),
+                   ("box", "Save the project?"),  # closing a photo with layers or a mask
                    ("warning", "Replace the original?"), ("critical", "Run tiny-inpaint failed")}  # empty mask
 
 
