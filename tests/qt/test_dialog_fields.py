@@ -304,9 +304,16 @@ def dialog_menu_items(window) -> dict[QAction, tuple[str, ...]]:
     return found
 
 
+# Items whose "…" leads to something other than a dialog.
+NOT_DIALOGS = {
+    ("Restore", "Repair Damage…"),  # runs the detector, then a review bar (a slider, no text field)
+}
+
+
 def test_every_dialog_in_the_menus_is_exercised(ready):
     """A new menu item that opens a dialog must join CASES (and so get its fields tested)."""
-    covered = {menu_action(ready, *path) for path, _check, _n in CASES.values()}
+    paths = [path for path, _check, _n in CASES.values()] + list(NOT_DIALOGS)
+    covered = {menu_action(ready, *path) for path in paths}
     found = dialog_menu_items(ready)
     missing = sorted(path for action, path in found.items() if action not in covered)
     assert len(found) >= 10 and not missing, f"add these to CASES: {missing}"
