@@ -506,3 +506,36 @@ def run_batch(
     """Shorthand for ``BatchRunner(...).run()``."""
     return BatchRunner(plan, model, settings, callbacks, cancel).run()
 
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file's restoration as plain, picklable data (recipe + input + output + how to write it): what a
+    process pool or a cluster worker is sent. `run_file_job` executes it with that worker's own models."""
+
+    recipe: Recipe
+    item: BatchItem
+    settings: RunSettings = RunSettings()
+    index: int = 0
+
+
+def run_file_job(job: FileJob, models: ModelSet, cancel: CancelToken | None = None) -> FileOutcome:
+    """Read, restore and atomically write one file, as `BatchRunner` does for each of a plan's files
+    (same chain, same writer, same reasons); never raises for a bad file, only for cancellation."""
+    item, s = job.item, job.settings
+    start = time.perf_counter()
+    try:
+        image = load_image(item.source, max_pixels=s.max_pixels)
+        chained = run_chain(image.pixels, job.recipe, models, tile=s.tile, cancel=cancel)
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+        save_image(item.target, chained.image, icc_profile=image.icc_profile if s.keep_metadata else None,
+                   exif=image.exif if s.keep_metadata else None, quality=s.jpeg_quality, fmt=item.fmt)
+    except JobCancelled:
+        raise
+    except MemoryError:
+        return FileOutcome(job.index, item.source, item.target, "failed", "not enough memory for this image")
+    except Exception as exc:  # noqa: BLE001 - one bad file is a reason, not a crash
+        return FileOutcome(job.index, item.source, item.target, "failed", _reason(exc, item.source))
+    h, w = chained.image.shape[:2]
+    return FileOutcome(job.index, item.source, item.target, "done", "", h * w / 1e6, time.perf_counter() - start,
+                       chained.info.get("denoise", {}).get("sigma"))

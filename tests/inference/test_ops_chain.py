@@ -160,3 +160,33 @@ def test_batch_writes_its_recipe_next_to_the_outputs(tiny_set, tmp_path):
     assert saved == recipe
     log = [json.loads(line) for line in summary.log_path.read_text().splitlines()]
     assert log[0]["steps"] == ["repair", "denoise"]
+
+
+def test_a_file_job_travels_and_gives_the_batch_runners_bytes(tiny_set, tmp_path):
+    import pickle
+
+    from restorer_gui.core import imageio
+    from restorer_gui.core.batch import BatchOptions, plan_batch
+    from restorer_gui.inference.batch import BatchRunner, FileJob, RunSettings, run_file_job
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        imageio.save_image(src / f"p{i}.png", _photo(i))
+    imageio.save_image(src / "bad.png", _photo(9))
+    (src / "bad.png").write_bytes(b"\x89PNG broken")
+    recipe = Recipe((Step("repair", {"threshold": 0.0}), Step("denoise", {"strength": 10})))
+    settings = RunSettings(log_dir=tmp_path / "logs")
+    BatchRunner(plan_batch(BatchOptions(src, tmp_path / "local")), None, settings, recipe=recipe,
+                models=ops.ModelSet("cpu")).run()
+    plan = plan_batch(BatchOptions(src, tmp_path / "remote"))
+    models = ops.ModelSet("cpu")
+    outcomes = []
+    for i, item in enumerate(plan.items):
+        job = pickle.loads(pickle.dumps(FileJob(recipe, item, settings, i)))  # what another process receives
+        outcomes.append(run_file_job(job, models))
+    assert [o.status for o in outcomes] == ["failed", "done", "done"]
+    assert "not an image" in outcomes[0].reason
+    for name in ("p0.png", "p1.png"):
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert models.loads == 3
