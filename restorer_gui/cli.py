@@ -184,7 +184,8 @@ def _run_each(
             with _progress_bar(src.name) as progress:
                 result = work(image, progress, index)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            imageio.save_image(dst, result, icc_profile=image.icc_profile, exif=image.exif)
+            imageio.save_image(dst, result, icc_profile=image.icc_profile, exif=image.exif, dpi=image.dpi_for(result),
+                               color_chunks=image.color_chunks)
         except imageio.ImageError as exc:
             _error(str(exc))
             failed += 1
@@ -252,14 +253,13 @@ def _run_recipe(args: argparse.Namespace, inputs: list[Path], recipe: Any, *, ma
             dst = masks_to[index]
             dst.parent.mkdir(parents=True, exist_ok=True)
             found = result.mask if result.mask is not None else np.zeros(image.pixels.shape[:2], np.uint8)
-            imageio.save_image(dst, found, dpi=image.dpi) if hasattr(image, "dpi") else imageio.save_image(dst, found)
+            imageio.save_image(dst, found, dpi=image.dpi_for(found))
             said.append(f"mask written to {dst}")
         return result.mask if output == "mask" else result.image
 
     def report(src: Path) -> None:
-        where = f"[{inputs.index(src) + 1}/{len(inputs)}] " if len(inputs) > 1 else ""
-        for line in said:
-            print(f"restorer: {where}{line}", file=sys.stderr)
+        for line in said:  # what was used (model, noise level, what was found), then the output's path
+            print(f"{src.name}: {line}")
         said.clear()
 
     return _run_each(inputs, targets, work, after=report)

@@ -89,6 +89,8 @@ class _Result:
     exif: bytes | None
     seconds: float
     sigma: float | None
+    dpi: tuple[float, float] | None = None
+    color_chunks: dict[str, bytes] | None = None
 
 
 class _AnyToken(CancelToken):
@@ -350,7 +352,7 @@ class BatchRunner:
             self._current = 0.0
         keep = self.settings.keep_metadata
         return _Result(index, out, image.icc_profile if keep else None, image.exif if keep else None,
-                       time.perf_counter() - start, sigma)
+                       time.perf_counter() - start, sigma, image.dpi_for(out), image.color_chunks if keep else None)
 
     def _encode_loop(self, results: queue.Queue[_Result | None]) -> None:
         items = self.plan.items
@@ -362,7 +364,8 @@ class BatchRunner:
             try:
                 item.target.parent.mkdir(parents=True, exist_ok=True)
                 save_image(item.target, result.pixels, icc_profile=result.icc, exif=result.exif,
-                           quality=self.settings.jpeg_quality, fmt=item.fmt)
+                           quality=self.settings.jpeg_quality, fmt=item.fmt, dpi=result.dpi,
+                           color_chunks=result.color_chunks)
             except (ImageError, OSError) as exc:
                 reason = _reason(exc, item.source)
                 if isinstance(exc, OSError):
@@ -428,9 +431,10 @@ class BatchRunner:
             self._log.write("skipped", source=str(path), reason=reason)
 
     def _write_recipe(self) -> None:
-        """The recipe as JSON next to the outputs (a separate output folder only), written atomically."""
+        """A chain's recipe as JSON next to the outputs (a separate output folder only; a plain one-step
+        batch leaves only its photos there, and its recipe in the log), written atomically."""
         opts = self.plan.options
-        if self.plan.in_place or not self.plan.items:
+        if self.plan.in_place or not self.plan.items or len(self.recipe.steps) < 2:
             return
         target = opts.output_dir / "restorer-recipe.json"
         tmp = target.with_name(target.name + ".tmp")
@@ -529,7 +533,8 @@ def run_file_job(job: FileJob, models: ModelSet, cancel: CancelToken | None = No
         chained = run_chain(image.pixels, job.recipe, models, tile=s.tile, cancel=cancel)
         item.target.parent.mkdir(parents=True, exist_ok=True)
         save_image(item.target, chained.image, icc_profile=image.icc_profile if s.keep_metadata else None,
-                   exif=image.exif if s.keep_metadata else None, quality=s.jpeg_quality, fmt=item.fmt)
+                   exif=image.exif if s.keep_metadata else None, quality=s.jpeg_quality, fmt=item.fmt,
+                   dpi=image.dpi_for(chained.image), color_chunks=image.color_chunks if s.keep_metadata else None)
     except JobCancelled:
         raise
     except MemoryError:

@@ -37,9 +37,12 @@ class ChainResult:
         return {s.op: s.result.info for s in self.steps}
 
 
-def run_step(op: ops.Operation, params: Any, ctx: OpContext) -> OpResult:
+def run_step(op: ops.Operation, params: Any, ctx: OpContext, *, name_step: bool = True) -> OpResult:
     """One operation, with its failures named after it: a RestorerError (or an out-of-memory) keeps its
-    message behind the step's title; anything else is a bug, logged with its traceback."""
+    message behind the step's title; anything else is a bug, logged with its traceback. Without
+    ``name_step`` (a chain of one step: the step is obvious) errors pass through unchanged."""
+    if not name_step:
+        return op.run(ctx, params)
     try:
         return op.run(ctx, params)
     except JobCancelled:
@@ -68,7 +71,8 @@ def run_chain(
 ) -> ChainResult:
     """Each step in turn on the previous step's image (a step that returns a mask hands it to the next);
     each step gets an equal share of the progress. Parameters are checked for every step before the first
-    runs, so a typo fails at once, not after an hour of work."""
+    runs, so a typo fails at once, not after an hour of work. In a chain of several steps a failure is a
+    StepError naming the step; a single step's errors pass through as they are."""
     prog = Progress.wrap(progress)
     parsed = []
     for step in recipe.steps:
@@ -81,7 +85,7 @@ def run_chain(
             cancel.raise_if_cancelled()
         sub = prog.sub(i / n, (i + 1) / n)
         sub(0.0, op.title)
-        result = run_step(op, params, OpContext(out.image, models, out.mask, tile, sub, cancel))
+        result = run_step(op, params, OpContext(out.image, models, out.mask, tile, sub, cancel), name_step=n > 1)
         if result.image is not None:
             out.image = result.image
         if result.mask is not None:

@@ -21,14 +21,13 @@ import torch
 
 from restorer_gui.inference import device as devices
 from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn, check_cancel
-from restorer_gui.core.errors import RestorerError
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
 MemoryFallback = Callable[[], tuple[torch.device, torch.dtype]]
 MIN_TILE = 32
 
 
-class TileMemoryError(RestorerError, RuntimeError):
+class TileMemoryError(RuntimeError):
     """Even the smallest tile did not fit in memory."""
 
 

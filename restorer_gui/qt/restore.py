@@ -72,7 +72,7 @@ def _op_job(op_name: str, params: Any, original: np.ndarray, layers: list[Layer]
             import dataclasses
 
             op = dataclasses.replace(op, run=getattr(importlib.import_module(op.run.__module__), stage))
-        result = run_step(op, params, ctx)
+        result = run_step(op, params, ctx, name_step=False)  # the job's title names it already
         return result, models.last_device
 
     return fn
@@ -416,7 +416,8 @@ class RestoreController(QObject):
         )
         if answer == QMessageBox.StandardButton.Yes and self.window.maybe_discard_changes():
             image = model.doc.image
-            self.window.set_document(Document(ImageData(pixels=pixels, icc_profile=image.icc_profile, exif=image.exif)))
+            self.window.set_document(Document(ImageData(pixels=pixels, icc_profile=image.icc_profile, exif=image.exif,
+                                                        dpi=image.dpi_for(pixels), color_chunks=image.color_chunks)))
 
     def _on_started(self, job_id: int, title: str) -> None:
         pending = self._pending.get(job_id)

@@ -85,7 +85,9 @@ def test_ctrl_c_stops_after_the_current_tile_and_resume_finishes(cli, tmp_path, 
     src, out = tmp_path / "scans", tmp_path / "out"
     flat_folder(src, 5)
     first_written = threading.Event()
-    real_save, real_denoise = batch_mod.save_image, batch_mod.denoise
+    from restorer_gui.inference import pipelines
+
+    real_save, real_denoise = batch_mod.save_image, pipelines.denoise  # the denoise step's engine
     calls = []
 
     def save(path, pixels, **kw):
@@ -100,7 +102,7 @@ def test_ctrl_c_stops_after_the_current_tile_and_resume_finishes(cli, tmp_path, 
         return real_denoise(image, model, **kw)
 
     monkeypatch.setattr(batch_mod, "save_image", save)
-    monkeypatch.setattr(batch_mod, "denoise", denoise)
+    monkeypatch.setattr(pipelines, "denoise", denoise)
     handler = signal.getsignal(signal.SIGINT)  # the default, or SIG_IGN when started in the background
     code, stdout, err = cli("batch", src, out, "--model", weights)
     assert code == 130

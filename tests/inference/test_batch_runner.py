@@ -93,7 +93,9 @@ def test_full_or_read_only_disk_stops_the_batch(tmp_path, model, monkeypatch, co
 def test_per_file_model_error_skips_that_file(tmp_path, model, monkeypatch):
     src, out = tmp_path / "scans", tmp_path / "out"
     flat_folder(src, 3)
-    real = batch_mod.denoise
+    from restorer_gui.inference import pipelines
+
+    real = pipelines.denoise  # the denoise step calls the engine through this name
     calls = []
 
     def flaky(image, net, **kw):
@@ -102,7 +104,7 @@ def test_per_file_model_error_skips_that_file(tmp_path, model, monkeypatch):
             raise RuntimeError("CUDA error: an illegal memory access\nmore")
         return real(image, net, **kw)
 
-    monkeypatch.setattr(batch_mod, "denoise", flaky)
+    monkeypatch.setattr(pipelines, "denoise", flaky)
     summary = run(src, out, model)
     assert [p.name for p, _ in summary.failed] == ["p01.png"]
     assert summary.failed[0][1] == "CUDA error: an illegal memory access"

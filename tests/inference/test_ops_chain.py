@@ -52,6 +52,8 @@ def test_threshold_zero_repairs_everything_and_outside_stays(tiny_set):
 
 def test_step_errors_name_the_step_and_parameters_are_checked_first(tiny_set):
     with pytest.raises(StepError, match="^Inpaint: nothing to inpaint"):
+        run_chain(_photo(), Recipe((Step("denoise", {}), Step("inpaint", {}))), ops.ModelSet("cpu"))
+    with pytest.raises(RestorerError, match="^nothing to inpaint"):  # one step: its own message
         run_chain(_photo(), Recipe((Step("inpaint", {}),)), ops.ModelSet("cpu"))
     calls = []
     with pytest.raises(RecipeError, match="denoise: unknown parameter 'sigma'"):
@@ -67,7 +69,7 @@ def test_step_errors_name_the_step_and_parameters_are_checked_first(tiny_set):
 
 
 def test_missing_model_is_a_user_facing_error(tmp_path):
-    with pytest.raises(StepError, match="no denoise model is installed"):
+    with pytest.raises(RestorerError, match="no denoise model is installed"):
         run_chain(_photo(), Recipe((Step("denoise", {}),)), ops.ModelSet("cpu"))
     assert issubclass(StepError, RestorerError)
 

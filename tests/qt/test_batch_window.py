@@ -95,7 +95,9 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
     flat_folder(src, 6)
     window.settings.device = "cpu"
     go_on = threading.Event()
-    real = batch_mod.denoise
+    from restorer_gui.inference import pipelines
+
+    real = pipelines.denoise  # the denoise step's engine
     calls = []
 
     def gated(image, model, **kw):  # the second photo waits until the window has cancelled
@@ -104,7 +106,7 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
             assert go_on.wait(20)
         return real(image, model, **kw)
 
-    monkeypatch.setattr(batch_mod, "denoise", gated)
+    monkeypatch.setattr(pipelines, "denoise", gated)
     batch = batch_window.start_batch(window, BatchChoices(BatchOptions(src, out), "tiny-denoise", 10.0))
     with qtbot.waitSignal(batch.signals.file_finished, timeout=30_000):
         pass

@@ -344,9 +344,10 @@ def test_cancel_at_every_stage_drops_the_job_and_the_app_goes_on(
     mask, undo_count = model.doc.mask.copy(), model.undo_stack.count()
     gate = _Gate()
     loads = _Gate(n=10**9)
-    monkeypatch.setattr(loader, "get_model", loads.wrap(loader.get_model))
+    # the GUI's operations load their models through ModelSet → loader.load_model
+    monkeypatch.setattr(loader, "load_model", loads.wrap(loader.load_model))
     if stage == "loading the model":
-        monkeypatch.setattr(loader, "get_model", gate.wrap(loader.get_model))
+        monkeypatch.setattr(loader, "load_model", gate.wrap(loader.load_model))
     elif stage == "between tiles":
         gate.n = 4
         monkeypatch.setattr(tiling, "check_cancel", gate.wrap(tiling.check_cancel))
@@ -354,7 +355,7 @@ def test_cancel_at_every_stage_drops_the_job_and_the_app_goes_on(
         gate.n = 2
         monkeypatch.setattr(pipelines, "check_cancel", gate.wrap(pipelines.check_cancel))
     elif stage == "after the last tile":
-        name = "denoise" if task == "denoise" else "detect_scratches"
+        name = "denoise" if task == "denoise" else "detect_probability"  # the engine call of each step
         gate.after = True
         monkeypatch.setattr(pipelines, name, gate.wrap(getattr(pipelines, name)))
     cancelled: list[int] = []
