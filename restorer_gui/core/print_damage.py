@@ -304,15 +304,16 @@ def _crease(img: FloatArray, rng: np.random.Generator, lin: float) -> tuple[Floa
 
 def damage_print(
     img: npt.ArrayLike, rng: np.random.Generator, strength: float = 1.0, scale: float = 1.0,
-    kinds: tuple[str, ...] | None = None, scan: bool = True,
-) -> tuple[FloatArray, FloatArray]:
+    kinds: tuple[str, ...] | None = None, scan: bool = True, with_truth: bool = False,
+) -> tuple[FloatArray, FloatArray] | tuple[FloatArray, FloatArray, FloatArray]:
     """A clean photo made into a damaged, aged, scanned print.
 
     ``scale`` is the size of the damage in pixels relative to a ~400 px print (crops of larger photos see
     wider cracks); ``strength`` (0–2) scales how much of each kind. ``kinds`` picks among
     PRINT_DAMAGE_KINDS (default: a random mix, at least one). With ``scan`` the result is blurred a little,
     grained, noised and JPEG-compressed as a scan would be; the mask is blurred the same way.
-    Returns (damaged image, soft damage mask including rims).
+    Returns (damaged image, soft damage mask including rims), and with ``with_truth`` also the same print
+    aged and scanned without the damage (same fading, grain and noise): what a perfect repair would give.
     """
     a, shape = _prep(img)
     h, w, c = a.shape
@@ -328,6 +329,7 @@ def damage_print(
         out = print_border(out, rng)
     if rng.random() < 0.2:
         out = deg.apply_damage(out, deg.stain_mask(h, w, rng, 1), rng, "stain")
+    toned = out
     if kinds is None:
         p = {"crack_web": 0.35, "craquelure": 0.15, "crease": 0.25, "tear": 0.08, "flaking": 0.3,
              "foxing": 0.15, "dust": 0.6, "lint": 0.25, "film_scratches": 0.15}
@@ -381,10 +383,24 @@ def damage_print(
     mask = np.maximum.reduce(masks) if masks else np.zeros((h, w), np.float32)
     if scan:
         sigma = float(rng.uniform(0.2, 0.9))
-        out = deg.gaussian_blur(out, sigma)
         mask = np.maximum(mask, deg.gaussian_blur(mask, sigma))
-        out = deg.add_film_grain(out, rng, float(rng.uniform(0.0, 0.045)), float(rng.uniform(0.6, 1.5)))
-        out = deg.add_gaussian_noise(out, float(rng.uniform(0.002, 0.01)), rng, clip=True)
-        if rng.random() < 0.5:
-            out = deg.jpeg_compress(out, rng, (40, 95))
-    return _done(np.clip(out, 0.0, 1.0), shape), np.clip(mask, 0.0, 1.0).astype(np.float32)
+        settings = (sigma, float(rng.uniform(0.0, 0.045)), float(rng.uniform(0.6, 1.5)),
+                    float(rng.uniform(0.002, 0.01)), int(rng.integers(40, 96)) if rng.random() < 0.5 else 0)
+        seed = int(rng.integers(2**31))
+        out = _scan(out, settings, seed)
+        toned = _scan(toned, settings, seed) if with_truth else toned
+    out = _done(np.clip(out, 0.0, 1.0), shape)
+    mask = np.clip(mask, 0.0, 1.0).astype(np.float32)
+    if with_truth:
+        return out, mask, _done(np.clip(toned, 0.0, 1.0), shape)
+    return out, mask
+
+
+def _scan(img: FloatArray, settings: tuple, seed: int) -> FloatArray:
+    """Scanner blur, film grain, sensor noise and (quality > 0) JPEG, the same for the same seed."""
+    sigma, grain, grain_size, noise, quality = settings
+    rng = np.random.default_rng(seed)
+    out = deg.gaussian_blur(img, sigma)
+    out = deg.add_film_grain(out, rng, grain, grain_size)
+    out = deg.add_gaussian_noise(out, noise, rng, clip=True)
+    return deg.jpeg_compress(out, quality=quality) if quality else out

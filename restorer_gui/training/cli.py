@@ -12,7 +12,8 @@ from pathlib import Path
 __all__ = ["add_parsers", "main"]
 
 _TASKS = ("denoise", "inpaint", "scratch")
-_DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"]}
+_DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"],
+                 "repair": ["Kodak24"]}
 
 
 def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -61,8 +62,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_one_line_errors(_cmd_train))
 
     e = subparsers.add_parser("eval", help="measure a model on the test sets against classical methods")
-    e.add_argument("task", choices=_TASKS)
-    e.add_argument("--model", required=True, help="models/ id, card, .safetensors file or trainer .pt checkpoint")
+    e.add_argument("task", choices=(*_TASKS, "repair"))
+    e.add_argument("--model", default=None,
+                   help="models/ id, card, .safetensors file or trainer .pt checkpoint (repair: the detector; "
+                        "default: the installed one)")
+    e.add_argument("--inpainter", default=None, help="repair: the inpainting model (default: the installed one)")
+    e.add_argument("--calibrate", action="store_true",
+                   help="repair: first choose the detector's cut and the mask margin on held-out training images "
+                        "(written to the detector's card with --update-card)")
     e.add_argument("--sets", nargs="+", default=None, help="test set names under ../shared/data/test, or folders")
     e.add_argument("--sigmas", nargs="+", type=float, default=[15, 25, 50])
     e.add_argument("--kinds", nargs="+", default=["thin", "medium", "wide"], help="inpainting mask kinds")
@@ -144,6 +151,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from restorer_gui.training.export import update_card
 
     torch.set_num_threads(args.threads)
+    if args.task == "repair":
+        return _cmd_eval_repair(args)
+    if args.model is None:
+        from restorer_gui.cli import CommandError
+
+        raise CommandError(f"eval {args.task} needs --model")
     model, card = ev.load_model(args.model)
     sets = ev.resolve_sets(args.sets or _DEFAULT_SETS[args.task])
     out = Path(args.out)
@@ -173,6 +186,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             return 2
         fields = {"threshold": threshold} if args.task == "scratch" else None
         update_card(card, {"test": res["results"], "eval_seed": args.seed}, fields=fields)
+    return 0
+
+
+def _cmd_eval_repair(args: argparse.Namespace) -> int:
+    from restorer_gui.cli import CommandError
+    from restorer_gui.core.errors import RestorerError
+    from restorer_gui.inference import ops
+    from restorer_gui.training import evaluate as ev
+    from restorer_gui.training import repair_eval as rev
+
+    out = Path(args.out)
+    sets = ev.resolve_sets(args.sets or _DEFAULT_SETS["repair"])
+    real = ev.DEFAULT_TEST_ROOT.parent / "real"
+    models = ops.ModelSet("cpu")
+    calibration = None
+    try:
+        if args.calibrate:
+            detector = args.model or models.get(("detect-scratches",)).id
+            calibration = rev.calibrate(models, detector, args.inpainter)
+            print(json.dumps({"calibration": calibration}), file=sys.stderr)
+        threshold = args.threshold if args.threshold is not None else (calibration or {}).get("threshold")
+        grow = (calibration or {}).get("grow")
+        res = rev.repair_eval(models, sets, seed=args.seed, max_images=args.max_images, threshold=threshold,
+                              grow=grow, detector=args.model, inpainter=args.inpainter,
+                              real=real if real.is_dir() else None, out_dir=out)
+    except RestorerError as exc:
+        raise CommandError(str(exc)) from None
+    res = {"task": "repair", "seed": args.seed, "max_images": args.max_images, "threshold": threshold, "grow": grow,
+           "detector": args.model, "inpainter": args.inpainter, "calibration": calibration, "results": res}
+    rev.write(res, out)
+    print(json.dumps(res, indent=2))
+    if args.update_card:
+        from restorer_gui.inference import registry
+        from restorer_gui.training.export import update_card
+
+        info = registry.find_model(args.model) if args.model else registry.default_model("detect-scratches")
+        if info is None or info.card_path is None:
+            print("--update-card needs a detector with a card", file=sys.stderr)
+            return 2
+        fields = {k: calibration[k] for k in ("threshold", "grow")} if calibration else None
+        update_card(info.card_path, {"repair": res["results"], "repair_calibration": calibration,
+                                     "eval_seed": args.seed}, fields=fields)
     return 0
 
 

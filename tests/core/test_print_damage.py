@@ -72,3 +72,12 @@ def test_print_border_is_never_damage_and_unknown_kinds_fail():
 def test_craquelure_follows_cell_edges():
     m = pd.craquelure_mask(96, 96, np.random.default_rng(0), (12.0, 14.0), (1.0, 1.2), coverage=1.0)
     assert 0.02 < (m > 0.5).mean() < 0.4  # thin lines, not blobs
+
+
+def test_truth_is_the_same_scan_without_the_damage():
+    img = _photo(96, 96, 4)
+    out, mask, truth = pd.damage_print(img, np.random.default_rng(11), 1.5, 1.0, kinds=("crack_web", "dust"),
+                                       with_truth=True)
+    far = mask == 0
+    assert np.abs(out[far] - truth[far]).mean() < 0.01  # same grain and noise where nothing broke
+    assert np.abs(out[mask > 0.9] - truth[mask > 0.9]).mean() > 0.05
