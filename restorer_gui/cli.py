@@ -236,6 +236,8 @@ def _run_recipe(args: argparse.Namespace, inputs: list[Path], recipe: Any, *, ma
     from restorer_gui.inference.chain import run_chain
 
     targets = _targets(inputs, args.output)
+    if not any(p.is_file() for p in inputs):  # nothing to read: say so at once, before torch and the models load
+        return _run_each(inputs, targets, lambda *_: None)
     models = _models(args.device)
     _prepare(models, recipe)
     said: list[str] = []

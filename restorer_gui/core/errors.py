@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ImageError", "RestorerError", "StepError"]
+__all__ = ["ImageError", "RestorerError", "StepError", "a_an"]
 
 
 class RestorerError(Exception):
@@ -29,3 +29,8 @@ class StepError(RestorerError):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
+
+
+def a_an(word: str) -> str:
+    """``word`` with its indefinite article, for messages: "an inpaint", "a denoise", "an upscale"."""
+    return f"{'an' if str(word)[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from restorer_gui.core.errors import a_an
 from restorer_gui.inference import archs
 from restorer_gui.inference import device as devices
 from restorer_gui.inference.registry import ModelInfo, find_model
@@ -155,7 +156,7 @@ def _build_own(info: ModelInfo, state: StateDict) -> _Built:
         raise ModelLoadError(f"{info.path.name}: the weights do not fit {name!r}: {_first_detail(exc)}") from None
     task = str(getattr(module, "task", None) or info.task)
     if info.task and task != info.task:
-        raise ModelLoadError(f"{info.path.name}: the card says task {info.task!r} but {name!r} is a {task} model")
+        raise ModelLoadError(f"{info.path.name}: the card says task {info.task!r} but {name!r} is {a_an(task)} model")
 
     def factory(m: torch.nn.Module) -> Callable[..., torch.Tensor]:
         def run(x: torch.Tensor, sigma: float | None, mask: torch.Tensor | None) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restorer_gui.core.errors import RestorerError
+from restorer_gui.core.errors import RestorerError, a_an
 from restorer_gui.core import mask_ops
 from restorer_gui.core.mask_ops import mask_bbox
 from restorer_gui.inference import device as devices
@@ -82,7 +82,7 @@ def _mask2d(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _require(model: LoadedModel, *tasks: str) -> None:
     if model.task not in tasks:
-        raise PipelineError(f"model {model.id!r} is a {model.task} model, not one for {' / '.join(tasks)}")
+        raise PipelineError(f"model {model.id!r} is {a_an(model.task)} model, not one for {' / '.join(tasks)}")
 
 
 def _place(model: LoadedModel, device: torch.device, dtype: torch.dtype) -> None:
@@ -352,7 +352,8 @@ def inpaint(
             prog(k / len(boxes), f"region {k + 1}/{len(boxes)}")
             crop = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
             region_w = weights[y0:y1, x0:x1]
-            filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu, cancel)
+            filled = _inpaint_region(model, crop, region_w > 0, max_side, top, to_cpu, cancel,
+                                     prog.sub(k / len(boxes), (k + 1) / len(boxes)), f"region {k + 1}/{len(boxes)}")
             _blend_into(parts.colour_view(out)[y0:y1, x0:x1], filled, region_w)
             del filled
             devices.trim_host_memory()
@@ -361,13 +362,14 @@ def inpaint(
 
 
 def _inpaint_region(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float,
-                    to_cpu: Callable[[], object], cancel: CancelToken | None = None) -> np.ndarray:
+                    to_cpu: Callable[[], object], cancel: CancelToken | None = None,
+                    progress: Progress | None = None, label: str = "") -> np.ndarray:
     """:func:`_inpaint_crop`, halving the working size after an out-of-memory error down to
     MIN_TILE, then once more from *max_side* on the CPU."""
     side = max_side
     while True:
         try:
-            return _inpaint_crop(model, crop, hole, side, top, cancel)
+            return _inpaint_crop(model, crop, hole, side, top, cancel, progress, label)
         except Exception as exc:
             if not devices.is_out_of_memory(exc):
                 raise
@@ -382,14 +384,15 @@ def _inpaint_region(model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_
 
 
 def _inpaint_crop(
-    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None = None
+    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None = None,
+    progress: Progress | None = None, label: str = "",
 ) -> np.ndarray:
     """Model output for one crop (same size and dtype as *crop*): in one piece when it fits in
     *max_side*; else in full-resolution tiles when the holes are thin, or at reduced scale when a
     hole is wide."""
     h, w = hole.shape
     if max(h, w) > max_side and not has_wide_hole(hole, max_side // 8):
-        return _inpaint_tiles(model, crop, hole, max_side, top, cancel)
+        return _inpaint_tiles(model, crop, hole, max_side, top, cancel, progress, label)
     factor = min(1.0, max_side / max(h, w))
     k = max(1, int(1 / factor) // 2)  # integer pre-reduction keeps the float copy small
     x = torch.from_numpy(_block_reduce(crop, k, np.mean) / np.float32(top)).permute(2, 0, 1)[None]
@@ -435,7 +438,8 @@ def tile_context(hole: np.ndarray, max_side: int) -> int:
 
 
 def _inpaint_tiles(
-    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None
+    model: LoadedModel, crop: np.ndarray, hole: np.ndarray, max_side: int, top: float, cancel: CancelToken | None,
+    progress: Progress | None = None, label: str = "",
 ) -> np.ndarray:
     """Thin holes in a large crop, at full resolution: the crop is cut into cores; each core that
     holds a hole is filled from the *max_side* window around it (at least :func:`tile_context` of
@@ -446,21 +450,22 @@ def _inpaint_tiles(
     core = max(1, max_side - 2 * ctx)
     wh, ww = min(h, max_side), min(w, max_side)
     out = crop.copy()
-    for y in range(0, h, core):
-        for x in range(0, w, core):
-            y1, x1 = min(h, y + core), min(w, x + core)
-            if not hole[y:y1, x:x1].any():
-                continue
-            check_cancel(cancel)
-            # windows all of one size (shifted inwards at the edges): fewer distinct allocations
-            wy, wx = min(max(0, y - ctx), h - wh), min(max(0, x - ctx), w - ww)
-            win = np.s_[wy : wy + wh, wx : wx + ww]
-            t = torch.from_numpy(crop[win].astype(np.float32) / np.float32(top)).permute(2, 0, 1)[None]
-            m = torch.from_numpy(hole[win].astype(np.float32))[None, None]
-            filled = model(t, mask=m).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
-            out[y:y1, x:x1] = np.rint(filled.permute(1, 2, 0).numpy() * top).astype(crop.dtype)
-            del t, m, filled
-            devices.trim_host_memory()
+    cores = [(y, x) for y in range(0, h, core) for x in range(0, w, core)
+             if hole[y : min(h, y + core), x : min(w, x + core)].any()]
+    for i, (y, x) in enumerate(cores):
+        y1, x1 = min(h, y + core), min(w, x + core)
+        check_cancel(cancel)
+        if progress is not None:
+            progress(i / len(cores), f"{label}, tile {i + 1}/{len(cores)}" if label else f"tile {i + 1}/{len(cores)}")
+        # windows all of one size (shifted inwards at the edges): fewer distinct allocations
+        wy, wx = min(max(0, y - ctx), h - wh), min(max(0, x - ctx), w - ww)
+        win = np.s_[wy : wy + wh, wx : wx + ww]
+        t = torch.from_numpy(crop[win].astype(np.float32) / np.float32(top)).permute(2, 0, 1)[None]
+        m = torch.from_numpy(hole[win].astype(np.float32))[None, None]
+        filled = model(t, mask=m).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
+        out[y:y1, x:x1] = np.rint(filled.permute(1, 2, 0).numpy() * top).astype(crop.dtype)
+        del t, m, filled
+        devices.trim_host_memory()
     return out
 
 

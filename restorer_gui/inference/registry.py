@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from restorer_gui import paths
-from restorer_gui.core.errors import RestorerError
+from restorer_gui.core.errors import RestorerError, a_an
 
 TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face")
 """denoise/restore: same-size image-to-image cleanup; upscale: larger output; face: face crops."""
@@ -226,7 +226,7 @@ def import_model(file: str | os.PathLike[str], *, model_id: str | None = None, t
     state, summary = loader.inspect(info)  # raises ModelLoadError with the reason
     detected = summary["task"]
     if task is not None and not _compatible(detected, task):
-        raise RegistryError(f"{src.name}: this is a {detected} model, it cannot be used for {task}")
+        raise RegistryError(f"{src.name}: this is {a_an(detected)} model, it cannot be used for {task}")
     taken = {m.id for m in list_models()}
     if model_id is not None and model_id in taken:
         raise RegistryError(f"a model with id {model_id!r} already exists")

@@ -380,7 +380,7 @@ class RestoreController(QObject):
             else:
                 self._add_layer(result.image, info.label, info.task or "run-model", model=info.id)
 
-        return self._run(f"Run {info.label}", "run-model", {"model": info.id}, apply, mask=mask,
+        return self._run(f"Run {info.label}", "run-model", {"model": str(model_id)}, apply, mask=mask,
                          model_label=info.label)
 
     def import_model_dialog(self) -> None:
@@ -402,6 +402,9 @@ class RestoreController(QObject):
     def _add_layer(self, pixels: np.ndarray, name: str, operation: str, **params: Any) -> None:
         model = self.window.model
         assert model is not None
+        taken = {layer.name for layer in model.doc.layers}
+        if name in taken:  # a second Inpaint is "Inpaint 2", so the Layers panel tells them apart
+            name = next(f"{name} {n}" for n in range(2, len(taken) + 3) if f"{name} {n}" not in taken)
         layer = model.doc.make_layer(name, pixels, operation, **params)
         model.add_layer(layer)
         self.window.statusBar().showMessage(f"{name}: added as a layer (C compares it with the original).", 8000)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from restorer_gui.core.errors import RestorerError
+from restorer_gui.core.errors import RestorerError, a_an
 from restorer_gui.core.recipe import RecipeError
 from restorer_gui.inference.jobs import CancelToken, Progress
 
@@ -128,7 +128,7 @@ def model_for(tasks: tuple[str, ...], ref: str | None = None, preferred: Mapping
     if ref:
         info = registry.find_model(ref)
         if info.task and info.task not in tasks:
-            raise RestorerError(f"model {info.id!r} is a {info.task} model; it cannot be used for {tasks[0]}")
+            raise RestorerError(f"model {info.id!r} is {a_an(info.task)} model; it cannot be used for {tasks[0]}")
         return info
     chosen = (preferred or {}).get(tasks[0], "")
     if chosen:
@@ -185,7 +185,7 @@ class ModelSet:
             model = loader.load_model(info, dev, self.precision)
             self.loads += 1
             if model.task not in tasks:
-                raise RestorerError(f"model {model.id!r} is a {model.task} model; it cannot be used for {tasks[0]}")
+                raise RestorerError(f"model {model.id!r} is {a_an(model.task)} model; it cannot be used for {tasks[0]}")
         self._items[key] = model
         return model
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from restorer_gui.core.recipe import RecipeError
 from restorer_gui.inference.ops.base import OpContext, OpResult, Operation
 
@@ -38,8 +40,8 @@ def run(ctx: OpContext, p: DenoiseParams) -> OpResult:
     model = ctx.models.get(TASKS, p.model, ctx.progress)
     sigma, estimated = noise_level(ctx.image, model, p)
     mask = ctx.mask if p.inside_mask else None
-    if p.inside_mask and (mask is None or not mask.any()):
-        raise RecipeError("denoise inside the mask: the mask is empty")
+    if p.inside_mask and mask is None:
+        mask = np.zeros(ctx.image.shape[:2], np.uint8)  # nothing painted: nothing changes (as the engine says)
     out = pipelines.denoise(ctx.image, model, sigma=sigma, mask=mask, tile=ctx.tile, progress=ctx.progress,
                             cancel=ctx.cancel)
     if sigma is None:
