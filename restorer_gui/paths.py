@@ -1,4 +1,5 @@
-"""Folders the app uses (platformdirs), overridable with RESTORER_HOME for tests and portable use."""
+"""Folders the app uses (platformdirs), overridable with RESTORER_HOME for tests and portable use;
+without platformdirs (training or GPU tests on a bare machine) they live under ~/.restorer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ def _base(kind: str) -> Path:
     home = os.environ.get("RESTORER_HOME")
     if home:
         return Path(home) / kind
-    import platformdirs
+    try:
+        import platformdirs
+    except ImportError:  # a bare machine (a lent GPU, say) without it: one folder in the home directory
+        return Path.home() / ".restorer" / kind
 
     getter = {
         "config": platformdirs.user_config_dir,

@@ -363,8 +363,11 @@ def damage_print(
             backing = rng.random() < 0.35
             lay(m, "dark" if backing else str(rng.choice(["white", "cream"])), 1.0)
         elif kind == "flaking":
-            m = flaking_mask(h, w, rng, max(1, int(rng.poisson(3.0 * s * area))), (2.0 * lin, 25.0 * lin))
-            lay(m, light() if rng.random() < 0.85 else "dark", rng.uniform(0.7, 1.0), rng.uniform(0.0, 0.3))
+            if rng.random() < 0.5:  # many small flakes
+                m = flaking_mask(h, w, rng, max(1, int(rng.poisson(4.0 * s * area))), (2.0 * lin, 12.0 * lin))
+            else:  # a few large losses: bare paper showing in ragged patches tens of pixels across
+                m = flaking_mask(h, w, rng, max(1, int(rng.poisson(1.2 * s * area))), (15.0 * lin, 60.0 * lin))
+            lay(m, light() if rng.random() < 0.85 else "dark", rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.3))
         elif kind == "foxing":
             m = foxing_mask(h, w, rng, max(1, int(rng.poisson(12.0 * s * area))), (1.0 * lin, 6.0 * lin))
             lay(m, str(rng.choice(["yellowed", "dark"])), rng.uniform(0.35, 0.8))

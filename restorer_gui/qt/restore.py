@@ -78,6 +78,23 @@ def _op_job(op_name: str, params: Any, original: np.ndarray, layers: list[Layer]
     return fn
 
 
+def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model_id: str, device: str,
+                 precision: str):
+    """Denoise a preview crop as the run would (Auto estimates σ on the whole photo, as the run does)."""
+
+    def fn(progress, cancel):
+        from restorer_gui.inference import ops, pipelines
+        from restorer_gui.inference.ops.denoise import TASKS, DenoiseParams, noise_level
+
+        models = ops.ModelSet.for_this_thread(device, precision)
+        net = models.get(TASKS, model_id)
+        used, estimated = noise_level(image, net, DenoiseParams(strength=sigma, auto=sigma is None))
+        out = pipelines.denoise(crop, net, sigma=used, cancel=cancel)
+        return (out, used, estimated), str(net.device)
+
+    return fn
+
+
 class RestoreController(QObject):
     """Owns the worker pool, the Restore actions and the progress widgets in the status bar."""
 
@@ -94,6 +111,8 @@ class RestoreController(QObject):
         self._make_actions()
         self._make_status_widgets()
         self.review = DamageReview(self)
+        self.denoise_dialog_open: DenoiseDialog | None = None
+        self._cancelling = False
         self.update_enabled()
 
     # --- construction --------------------------------------------------------------------
@@ -132,7 +151,7 @@ class RestoreController(QObject):
         self.cancel_button.setDefaultAction(self.act_cancel)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             widget.setVisible(False)
-            bar.addWidget(widget)
+            bar.addPermanentWidget(widget)  # permanent: a status message never draws over the job's progress
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.device_label)
 
@@ -208,7 +227,7 @@ class RestoreController(QObject):
             return None
 
     def _run(self, title: str, op_name: str, params: dict[str, Any], apply: Callable[[Any], None], *,
-             mask: np.ndarray | None = None, stage: str = "run", model_label: str = "") -> Job | None:
+             mask: np.ndarray | None = None, stage: str = "run", model_label: str = "", skip_top: int = 0) -> Job | None:
         """Submit one operation (or stage) on the current photo; *apply* gets its OpResult on the GUI thread."""
         from restorer_gui.core.recipe import RecipeError
         from restorer_gui.inference import ops
@@ -222,6 +241,8 @@ class RestoreController(QObject):
             self.window.show_error(title, str(exc))
             return None
         original, layers = _snapshot(model.doc)
+        if skip_top:  # the run replaces the top layer(s): it works on what lies under them
+            layers = layers[:-skip_top]
         fn = _op_job(op_name, parsed, original, layers, mask, self.device, self.precision, self.tile, stage)
         return self.submit(title, fn, apply, model_label=model_label)
 
@@ -243,7 +264,24 @@ class RestoreController(QObject):
         return self._run("Inpaint", "inpaint", {"model": info.id}, apply, mask=model.doc.mask.copy(),
                          model_label=info.label)
 
+    def _previous_denoise(self) -> Layer | None:
+        """The top layer when it is a Denoise result (a new run can replace it)."""
+        model = self.window.model
+        layers = model.doc.layers if model is not None else []
+        return layers[-1] if layers and layers[-1].operation == "denoise" else None
+
+    def _preview_crop(self, image: np.ndarray, side: int) -> tuple[int, int, int, int]:
+        """The side × side box of the photo around the centre of the view (clipped to the photo)."""
+        h, w = image.shape[:2]
+        centre = self.window.view.mapToScene(self.window.view.viewport().rect().center())
+        cx, cy = int(centre.x()), int(centre.y())
+        sw, sh = min(side, w), min(side, h)
+        x0, y0 = min(max(0, cx - sw // 2), w - sw), min(max(0, cy - sh // 2), h - sh)
+        return x0, y0, x0 + sw, y0 + sh
+
     def denoise_dialog(self) -> None:
+        from restorer_gui.qt.dialogs.denoise import PREVIEW_SIDE
+
         model = self.window.model
         if model is None:
             return
@@ -252,17 +290,41 @@ class RestoreController(QObject):
             self.window.show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")
             return
         s = self.window.settings
+        previous = self._previous_denoise()
+        original, layers = _snapshot(model.doc)
+        base = _visible(original, layers[:-1] if previous is not None else layers)
+        x0, y0, x1, y1 = self._preview_crop(base, PREVIEW_SIDE)
+        crop = np.ascontiguousarray(base[y0:y1, x0:x1])
+        holder: dict[str, Any] = {}
+
+        def request(sigma: float | None, model_id: str) -> None:
+            old = holder.get("job")
+            if old is not None:
+                self.pool.cancel(old.id)
+            holder["job"] = self.submit("Denoise preview", _preview_job(base, crop, sigma, model_id, self.device,
+                                                                         self.precision),
+                                        lambda r: dialog.show_preview(*r), quiet=True)
+
         dialog = DenoiseDialog([(i.id, i.label) for i in infos], bool(model.doc.mask.max()), s.denoise_sigma,
-                               s.denoise_auto, self.window)
-        if dialog.exec() != DenoiseDialog.DialogCode.Accepted:
+                               s.denoise_auto, self.window, preview_crop=crop, request_preview=request,
+                               previous_result=previous.name if previous is not None else "")
+        self.denoise_dialog_open = dialog
+        try:
+            accepted = dialog.exec() == DenoiseDialog.DialogCode.Accepted
+        finally:
+            self.denoise_dialog_open = None
+            if holder.get("job") is not None:
+                self.pool.cancel(holder["job"].id)
+        if not accepted:
             return
         options = dialog.options()
         s.denoise_auto = options.sigma is None
         if options.sigma is not None:
             s.denoise_sigma = int(options.sigma)
-        self.denoise(options.sigma, options.inside_mask, options.model_id)
+        self.denoise(options.sigma, options.inside_mask, options.model_id, replace_previous=options.replace_previous)
 
-    def denoise(self, sigma: float | None, inside_mask: bool = False, model_id: str | None = None) -> Job | None:
+    def denoise(self, sigma: float | None, inside_mask: bool = False, model_id: str | None = None,
+                replace_previous: bool = False) -> Job | None:
         model = self.window.model
         if model is None:
             return None
@@ -270,14 +332,19 @@ class RestoreController(QObject):
         if info is None:
             return None
         params = {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask, "model": info.id}
+        previous = self._previous_denoise() if replace_previous else None
 
         def apply(result) -> None:
             used = result.info["sigma"]
-            self._add_layer(result.image, result.label, "denoise", sigma=used, auto=sigma is None,
-                            inside_mask=inside_mask, model=info.id)
+            fields = dict(sigma=used, auto=sigma is None, inside_mask=inside_mask, model=info.id)
+            if previous is not None and model.doc.layers and model.doc.layers[-1] is previous:
+                self._replace_layer(previous, result.image, result.label, "denoise", **fields)
+            else:
+                self._add_layer(result.image, result.label, "denoise", **fields)
 
+        skip = 1 if previous is not None else 0
         return self._run("Denoise", "denoise", params, apply, mask=model.doc.mask.copy() if inside_mask else None,
-                         model_label=info.label)
+                         model_label=info.label, skip_top=skip)
 
     def detect_scratches(self) -> Job | None:
         model = self.window.model
@@ -409,6 +476,17 @@ class RestoreController(QObject):
         model.add_layer(layer)
         self.window.statusBar().showMessage(f"{name}: added as a layer (C compares it with the original).", 8000)
 
+    def _replace_layer(self, old: Layer, pixels: np.ndarray, name: str, operation: str, **params: Any) -> None:
+        """Swap a result layer for a new one in one undo step."""
+        from restorer_gui.core.history import AddLayerEdit, CompoundEdit, RemoveLayerEdit
+
+        model = self.window.model
+        assert model is not None
+        index = model.doc.layer_index(old.uid)
+        layer = model.doc.make_layer(name, pixels, operation, **params)
+        model.push(CompoundEdit([RemoveLayerEdit(old, index), AddLayerEdit(layer, index)], f"Replace “{old.name}”"))
+        self.window.statusBar().showMessage(f"{name}: replaced “{old.name}”.", 8000)
+
     def _open_as_new_photo(self, pixels: np.ndarray, label: str) -> None:
         model = self.window.model
         assert model is not None
@@ -432,7 +510,7 @@ class RestoreController(QObject):
 
     def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
         pending = self._pending.get(job_id)
-        if pending is not None and not pending.quiet:
+        if pending is not None and not pending.quiet and not pending.job.cancel.cancelled:
             self._show_progress(fraction, f"{pending.job.title}: {message}" if message else pending.job.title)
 
     def _on_finished(self, job_id: int, payload: object) -> None:
@@ -470,6 +548,7 @@ class RestoreController(QObject):
 
     def _job_done(self) -> None:
         if not self._visible_jobs():
+            self._cancelling = False
             for widget in (self.progress_label, self.progress, self.cancel_button):
                 widget.setVisible(False)
         self.update_enabled()
@@ -482,9 +561,15 @@ class RestoreController(QObject):
             widget.setVisible(True)
 
     def cancel_all(self) -> None:
-        """Cancel the user's jobs (running and queued); background saves go on."""
-        for pending in self._visible_jobs():
+        """Cancel the user's jobs (running and queued); background saves go on. Until the running job
+        reaches its next cancel point the status bar says "Cancelling…"."""
+        visible = self._visible_jobs()
+        for pending in visible:
             self.pool.cancel(pending.job.id)
+        if visible:
+            self._cancelling = True
+            self.progress_label.setText(f"{visible[0].job.title}: cancelling…")
+            self.act_cancel.setEnabled(False)
 
     def shutdown(self) -> bool:
         """Cancel and join every worker (the window is closing)."""

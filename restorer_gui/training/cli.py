@@ -58,6 +58,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="a fresh run starts from these weights (.safetensors or checkpoint) where names and shapes match")
     t.add_argument("--val-every", type=int, default=None)
     t.add_argument("--ckpt-minutes", type=float, default=5.0)
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="time box: when this much wall time has passed, validate, write the weights, checkpoint and stop")
+    t.add_argument("--workers", type=int, default=0,
+                   help="processes that make batches ahead of the loop (the same batches; keeps a GPU busy)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_one_line_errors(_cmd_train))
 
@@ -101,6 +105,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     x.add_argument("--reproduce", default="")
     x.add_argument("--notes", default="")
     x.add_argument("--models-dir", default="models")
+    x.add_argument("--no-speed", action="store_true", help="leave the CPU speed out of the card (not this machine's)")
     x.set_defaults(func=_one_line_errors(_cmd_export))
 
 
@@ -134,6 +139,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         amp=args.amp,
         progress=not args.no_progress,
         init=args.init,
+        max_minutes=args.max_minutes,
+        workers=max(0, args.workers),
     )
     if args.adv_start is not None:
         cfg.adv_start = args.adv_start
@@ -251,7 +258,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     w, c = export_checkpoint(
         args.checkpoint, args.id, args.models_dir, name=args.name, description=args.description,
-        reproduce=args.reproduce, notes=args.notes,
+        reproduce=args.reproduce, notes=args.notes, measure_speed=not args.no_speed,
     )
     print(f"wrote {w} and {c}")
     return 0

@@ -4,12 +4,16 @@ A run lives in one folder: ``last.pt`` (full state, rewritten atomically every f
 SIGTERM/SIGINT), ``best.pt`` (best validation), ``weights/step_N.pt`` (weights at each validation; these and the
 validation use an exponential moving average of the weights),
 ``log.jsonl`` (losses, learning rate, validation) and ``config.json``. Batches are a pure function of
-(seed, step) and the learning rate a pure function of the step, so resuming continues the same run.
+(seed, step) and the learning rate a pure function of the step, so resuming continues the same run;
+``workers`` processes can make the batches ahead of the loop without changing them.  ``max_minutes``
+time-boxes a run: when the wall time is up it validates, writes the weights and checkpoints as at its
+last step.  A fresh run from ``init`` validates those weights first (step 0 in the log).
 Validation uses a held-out part of the training folders only.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import json
@@ -68,6 +72,10 @@ class TrainConfig:
     # a fresh run starts from these weights (a .safetensors file or a trainer checkpoint): every tensor
     # whose name and shape match is copied, the rest keeps its random initialisation
     init: str | None = None
+    # stop (validate, write the weights, checkpoint) once this many minutes have passed since the run started
+    max_minutes: float | None = None
+    # processes that make the training batches ahead of the loop (0: in the loop); same batches either way
+    workers: int = 0
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -101,8 +109,15 @@ class Task:
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
 
-    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+    def arrays(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, np.ndarray]:
+        """A training batch's numpy side (what a worker process makes)."""
+        return _ARRAYS[self.name](bank, self.cfg.seed, step, n, size)
+
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
+        return self.tensors(self.arrays(bank, step, n, size))
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
@@ -126,8 +141,7 @@ class DenoiseTask(Task):
     name, arch, metric = "denoise", "denoise_unet", "psnr25"
     hparams = {"nc": [16, 32, 64, 128], "nb": 2}
 
-    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
-        a = ds.denoise_batch(bank, self.cfg.seed, step, n, size)
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {
             "noisy": _nchw(a["noisy"], self.device),
             "clean": _nchw(a["clean"], self.device),
@@ -177,7 +191,9 @@ class InpaintTask(Task):
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
 
     def batch(self, bank: ds.Bank, step: int, n: int, size: int, kind: int | None = None) -> dict[str, torch.Tensor]:
-        a = ds.inpaint_batch(bank, self.cfg.seed, step, n, size, kind)
+        return self.tensors(ds.inpaint_batch(bank, self.cfg.seed, step, n, size, kind))
+
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {"clean": _nchw(a["clean"], self.device), "mask": _nchw(a["mask"], self.device)}
 
     def val_batches(self, bank: ds.Bank) -> list[dict[str, torch.Tensor]]:
@@ -233,8 +249,7 @@ class ScratchTask(Task):
     name, arch, metric = "scratch", "scratch_unet", "f1"
     hparams = {"nc": [16, 32, 64, 128]}
 
-    def batch(self, bank: ds.Bank, step: int, n: int, size: int) -> dict[str, torch.Tensor]:
-        a = ds.scratch_batch(bank, self.cfg.seed, step, n, size)
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {"image": _nchw(a["image"], self.device), "mask": _nchw(a["mask"], self.device)}
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -255,6 +270,61 @@ class ScratchTask(Task):
 
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask)}
+_ARRAYS = {"denoise": ds.denoise_batch, "inpaint": ds.inpaint_batch, "scratch": ds.scratch_batch}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# batches made ahead in worker processes
+
+_worker_bank: ds.Bank | None = None
+
+
+def _worker_init(bank: ds.Bank) -> None:
+    global _worker_bank
+    _worker_bank = bank
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it saves, then ends the pool
+
+
+def _worker_arrays(task: str, seed: int, step: int, n: int, size: int) -> dict[str, np.ndarray]:
+    return _ARRAYS[task](_worker_bank, seed, step, n, size)
+
+
+class _Batches:
+    """The training batches in step order: made in the loop, or by ``cfg.workers`` processes a few steps
+    ahead of it (forked before the model or any device exists, sharing the bank). Each batch is still the
+    pure function of (seed, step), so a run is the same with or without workers."""
+
+    def __init__(self, cfg: TrainConfig, bank: ds.Bank) -> None:
+        self.cfg, self.bank = cfg, bank
+        self.pending: collections.deque[tuple[int, Any]] = collections.deque()
+        self.next = 0
+        self.pool = None
+        if cfg.workers > 0:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            self.pool = ctx.Pool(cfg.workers, _worker_init, (bank,))
+
+    def get(self, task: Task, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        if self.pool is None:
+            return task.batch(self.bank, step, cfg.batch, cfg.patch)
+        if not self.pending or self.pending[0][0] != step:
+            self.pending.clear()
+            self.next = step
+        while len(self.pending) < 2 * cfg.workers:
+            args = (task.name, cfg.seed, self.next, cfg.batch, cfg.patch)
+            self.pending.append((self.next, self.pool.apply_async(_worker_arrays, args)))
+            self.next += 1
+        return task.tensors(self.pending.popleft()[1].get())
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -355,10 +425,19 @@ def _init_from(model: nn.Module, path: str) -> tuple[int, int]:
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, Any]:
-    """Train (or resume) a run; returns {'step', 'best', 'out'}. Stops at ``stop_after`` or ``steps``."""
+    """Train (or resume) a run; returns {'step', 'best', 'out', 'timed_out'}. Stops at ``stop_after`` or
+    ``steps``, or when ``max_minutes`` are up."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {sorted(TASKS)}")
+    started = time.monotonic()
+    train_bank, val_bank = _load_bank(cfg)  # before the workers fork: they share it
+    with _Batches(cfg, train_bank) as batches:
+        return _train(cfg, resume, log, started, val_bank, batches)
+
+
+def _train(cfg: TrainConfig, resume: bool, log: Any, started: float, val_bank: ds.Bank,
+           batches: _Batches) -> dict[str, Any]:
     out = Path(cfg.out)
     (out / "weights").mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
@@ -379,6 +458,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     task = TASKS[cfg.task](cfg, device)
     cfg.arch = cfg.arch or task.arch
     cfg.hparams = dict(cfg.hparams if cfg.hparams is not None else task.hparams)
@@ -401,13 +482,17 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
         log(f"resumed {last} at step {step} (best {task.metric} {best:.3f})")
         _truncate_log(out / "log.jsonl", step)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-    train_bank, val_bank = _load_bank(cfg)
     val = task.val_batches(val_bank)
     end = min(cfg.steps, cfg.stop_after if cfg.stop_after is not None else cfg.steps)
     nparams = sum(p.numel() for p in model.parameters())
     use_bf16 = _use_bf16(cfg.amp, device)
     log(f"{cfg.task}: {cfg.arch} {cfg.hparams} ({nparams:,} params) on {device}{' bf16' if use_bf16 else ''}, "
         f"steps {step}→{end}, out {out}")
+    if state is None and cfg.init:  # where the run starts from, for comparison
+        metrics = task.validate(ema, val)
+        with (out / "log.jsonl").open("a") as fh:
+            fh.write(json.dumps({"step": step, "val": metrics, "init": str(cfg.init)}) + "\n")
+        log(f"step {step} (init): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
     def checkpoint() -> None:
         _save(
@@ -432,12 +517,13 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
                    dynamic_ncols=True)
     logf = (out / "log.jsonl").open("a")
     t_ckpt, t0, acc, nacc = time.monotonic(), time.monotonic(), {}, 0
+    timed_out = False
     model.train()
     with _Stop() as stop:
         while step < end and not stop.requested:
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(cfg, step)
-            b = task.batch(train_bank, step, cfg.batch, cfg.patch)
+            b = batches.get(task, step)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, parts = task.loss(model, b, step)
             opt.zero_grad(set_to_none=True)
@@ -447,6 +533,10 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
             _ema_update(ema, model, 0.0 if step < cfg.warmup else cfg.ema)
             step += 1
             nacc += 1
+            if cfg.max_minutes is not None and step < end and time.monotonic() - started >= cfg.max_minutes * 60:
+                end = step  # time box: this step is the last (logged, validated, weights written)
+                timed_out = True
+                log(f"time box: {cfg.max_minutes:g} min are up at step {step}")
             for k, v in {"loss": loss.item(), **parts}.items():
                 acc[k] = acc.get(k, 0.0) + v
             if bar is not None:
@@ -478,4 +568,4 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = None) -> dict[str, 
         bar.close()
     if stop.requested:
         log(f"stopped at step {step}; resume with --resume")
-    return {"step": step, "best": best, "out": str(out)}
+    return {"step": step, "best": best, "out": str(out), "timed_out": timed_out}

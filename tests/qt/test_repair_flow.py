@@ -125,3 +125,31 @@ def test_every_operation_is_in_the_restore_menu(window):
     for name in ops.OPERATIONS:
         action = window.restore.op_actions.get(name)
         assert action is not None and action in menu_actions, f"{name} has no Restore menu action"
+
+
+def test_cancel_says_cancelling_until_the_job_stops(window, open_doc, qtbot, models, monkeypatch):
+    import threading
+
+    from restorer_gui.inference import pipelines
+
+    model = open_doc(_scan())
+    window.settings.device = "cpu"
+    reached, release = threading.Event(), threading.Event()
+    real = pipelines.denoise
+
+    def slow(*args, **kwargs):
+        reached.set()
+        release.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipelines, "denoise", slow)
+    window.restore.denoise(10.0)
+    qtbot.waitUntil(reached.is_set, timeout=20_000)
+    window.statusBar().showMessage("a hint the user was reading")
+    window.restore.act_cancel.trigger()
+    label = window.restore.progress_label
+    assert label.isVisible() and label.text() == "Denoise: cancelling…"
+    assert not window.restore.act_cancel.isEnabled()
+    with qtbot.waitSignal(window.restore.pool.job_cancelled, timeout=20_000):
+        release.set()
+    assert not label.isVisible() and model.doc.layers == []

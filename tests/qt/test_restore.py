@@ -181,3 +181,41 @@ def test_preferences_choose_the_model_each_command_uses(window, open_doc, qtbot,
     layer = model.doc.layers[-1]
     assert layer.params["model"] == "tiny-inpaint" and abs(int(layer.pixels[15, 15, 0]) - 128) <= 1
     assert window.settings.inpaint_model == "" and settings.load().inpaint_model == ""
+
+
+def test_denoise_preview_follows_the_values_and_a_rerun_replaces_the_result(window, open_doc, qtbot, models):
+    from PySide6.QtCore import QTimer
+
+    rng = np.random.default_rng(0)
+    model = open_doc(np.clip(100 + 20 * rng.standard_normal((80, 90, 3)), 0, 255).astype(np.uint8))
+    window.settings.device = "cpu"
+    seen = {}
+
+    def drive(sigma, auto=False):
+        d = window.restore.denoise_dialog_open
+        assert d is not None and d.after is not None
+        qtbot.waitUntil(lambda: d.after.pixmap() is not None and not d.after.pixmap().isNull(), timeout=20_000)
+        first = d.after.pixmap().toImage()
+        if auto:
+            d.auto.setChecked(True)
+            qtbot.waitUntil(lambda: "Auto found σ" in d.found.text(), timeout=20_000)
+        else:
+            d.spin.setValue(sigma)
+            qtbot.waitUntil(lambda: d.after.pixmap().toImage() != first, timeout=20_000)
+        seen.setdefault("replace", []).append((d.replace.isVisible(), d.replace.isChecked()))
+        d.accept()
+
+    QTimer.singleShot(0, lambda: drive(40))
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.denoise_dialog()
+    assert [layer.name for layer in model.doc.layers] == ["Denoise σ 40"]
+    first_result = model.doc.layers[0]
+
+    QTimer.singleShot(0, lambda: drive(0, auto=True))
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.denoise_dialog()
+    assert seen["replace"] == [(False, False), (True, True)]
+    assert len(model.doc.layers) == 1 and model.doc.layers[0].name.startswith("Denoise (auto")
+    assert model.undo_stack.text(model.undo_stack.count() - 1) == "Replace “Denoise σ 40”"
+    window.act_undo.trigger()
+    assert model.doc.layers == [first_result]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -51,12 +53,22 @@ class DenoiseOptions:
     sigma: float | None  # None = Auto (estimated)
     inside_mask: bool
     model_id: str
+    replace_previous: bool = False  # run on what lies under the last Denoise result and replace it
+
+
+PREVIEW_SIDE = 192  # px of the photo shown at 100 % on each side of the preview
+PREVIEW_DELAY_MS = 200  # the preview waits this long after the last change before it runs
 
 
 class DenoiseDialog(QDialog):
     def __init__(self, models: list[tuple[str, str]], has_mask: bool, sigma: int = 15, auto: bool = False,
-                 parent: QWidget | None = None) -> None:
-        """`models`: (id, label) pairs for the task, the default first."""
+                 parent: QWidget | None = None, *, preview_crop: np.ndarray | None = None,
+                 request_preview: Callable[[float | None, str], None] | None = None,
+                 previous_result: str = "") -> None:
+        """`models`: (id, label) pairs for the task, the default first. With `preview_crop` (a region of the
+        photo) and `request_preview` (runs the denoiser on it off the GUI thread and answers with
+        `show_preview`), the dialog shows the region at 100 % before and after, updated as the values change.
+        `previous_result`: the name of a Denoise result on top, which this run can replace."""
         super().__init__(parent)
         self.setWindowTitle("Denoise")
         self.strength = StrengthControl(sigma, auto)
@@ -77,20 +89,75 @@ class DenoiseDialog(QDialog):
         form.addRow("Apply to", self.whole)
         form.addRow("", self.in_mask)
         form.addRow("Model", self.model)
+        self.replace = QCheckBox(f"Replace “{previous_result}” (run on the photo under it)")
+        self.replace.setChecked(bool(previous_result))
+        self.replace.setVisible(bool(previous_result))
+        form.addRow("", self.replace)
         hint = QLabel("Film grain in old prints is usually σ 10–25; heavy noise 30–50.")
         hint.setWordWrap(True)
+        self.found = QLabel("")  # what Auto estimated, from the preview
+        self._request = request_preview
+        self.before = self.after = None
+        if preview_crop is not None and request_preview is not None:
+            from restorer_gui.qt.imaging import array_to_pixmap
+
+            self.before, self.after = QLabel(), QLabel()
+            self.before.setPixmap(array_to_pixmap(preview_crop))
+            self.after.setMinimumSize(preview_crop.shape[1], preview_crop.shape[0])
+            self.after.setText("…")
+            self.after.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self._timer = QTimer(self)
+            self._timer.setSingleShot(True)
+            self._timer.setInterval(PREVIEW_DELAY_MS)
+            self._timer.timeout.connect(self._ask_preview)
+            for signal in (self.spin.valueChanged, self.auto.toggled, self.model.currentIndexChanged):
+                signal.connect(lambda *_: self._timer.start())
+            self._timer.start()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Denoise")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        if self.before is not None:
+            row = QHBoxLayout()
+            for title, label in (("Before (100 %)", self.before), ("After", self.after)):
+                col = QVBoxLayout()
+                col.addWidget(QLabel(title))
+                col.addWidget(label)
+                row.addLayout(col)
+            layout.addLayout(row)
+            layout.addWidget(self.found)
         layout.addWidget(hint)
         layout.addWidget(buttons)
+
+    def _ask_preview(self) -> None:
+        if self._request is not None:
+            self.after.setText("…")
+            self._request(self.strength.sigma, str(self.model.currentData()))
+
+    def show_preview(self, pixels: np.ndarray, sigma: float | None, estimated: bool) -> None:
+        """The denoised region (GUI thread), and the level used ("Auto found σ 12.3" when estimated)."""
+        from restorer_gui.qt.imaging import array_to_pixmap
+
+        if self.after is None:
+            return
+        self.after.setPixmap(array_to_pixmap(pixels))
+        if estimated and sigma is not None:
+            self.found.setText(f"Auto found σ {sigma:.1f}; untick Auto to start from there.")
+            self.spin.blockSignals(True)
+            self.slider.blockSignals(True)
+            self.spin.setValue(int(round(min(sigma, MAX_SIGMA))))
+            self.slider.setValue(self.spin.value())
+            self.spin.blockSignals(False)
+            self.slider.blockSignals(False)
+        elif not estimated:
+            self.found.setText("")
 
     def options(self) -> DenoiseOptions:
         return DenoiseOptions(
             sigma=self.strength.sigma,
             inside_mask=self.in_mask.isChecked(),
             model_id=str(self.model.currentData()),
+            replace_previous=self.replace.isChecked(),
         )
