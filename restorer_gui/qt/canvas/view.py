@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QCursor,
+    QFont,
+    QFontMetrics,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -58,7 +60,9 @@ class CanvasView(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QBrush(QColor(38, 38, 40)))
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        # zoom anchors are applied by set_zoom itself (Qt's AnchorUnderMouse uses a mouse position
+        # that only QGraphicsView's own mouse handlers record, and ignores scroll bars appearing later)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
@@ -84,6 +88,7 @@ class CanvasView(QGraphicsView):
         self._drag_erase = False
         self._space_down = False
         self._last_view_pos = QPoint()
+        self._hover_pos: QPoint | None = None  # the cursor in the viewport; None while it is outside
         self._stroke_before: np.ndarray | None = None
         self._stroke_rect: mask_ops.Rect | None = None
         self._last_point: tuple[float, float] | None = None
@@ -221,9 +226,14 @@ class CanvasView(QGraphicsView):
             return
         self.compare = on
         if on and self._split_item is not None:
-            self._split_item.set_divider(self._split_item.divider_x)
+            self._split_item.set_divider(self.visible_photo_rect().center().x())
         self._refresh_visibility()
         self.compare_changed.emit(on)
+
+    def visible_photo_rect(self) -> QRectF:
+        """The part of the photo (scene coordinates) shown in the viewport now."""
+        shown = self.mapToScene(self.viewport().rect()).boundingRect().intersected(self.sceneRect())
+        return shown if not shown.isEmpty() else self.sceneRect()
 
     @property
     def divider_x(self) -> float:
@@ -232,10 +242,13 @@ class CanvasView(QGraphicsView):
     def set_divider(self, x: float) -> None:
         if self._split_item is not None:
             old = self.mapFromScene(QPointF(self._split_item.divider_x, 0)).x()
+            old_labels = [box for _, box in self.compare_labels()]
             self._split_item.set_divider(x)
             new = self.mapFromScene(QPointF(self._split_item.divider_x, 0)).x()
             lo, hi = min(old, new), max(old, new)
             self.viewport().update(QRect(lo - 12, 0, hi - lo + 24, self.viewport().height()))
+            for box in old_labels + [box for _, box in self.compare_labels()]:
+                self.viewport().update(box.adjusted(-2, -2, 2, 2))
 
     def set_show_original(self, on: bool) -> None:
         if on != self.show_original:
@@ -253,6 +266,38 @@ class CanvasView(QGraphicsView):
     def showing_original(self) -> bool:
         return self.show_original or self._held_original
 
+    COMPARE_LABEL_GAP = 6  # viewport pixels between the divider and a label
+
+    def compare_labels(self) -> list[tuple[str, QRect]]:
+        """The labels drawn beside the compare divider, with their viewport rectangles: "Original" on
+        its left, "Result" (and the compared layer's name) on its right. A side too narrow on screen
+        for its label gets none."""
+        if not (self.compare and self._split_item is not None and self._split_item.isVisible()):
+            return []
+        layer = self.model.doc.layer(self._compare_layer_uid()) if self.model is not None else None
+        right_text = f"Result: {layer.name}" if layer is not None and layer.name else "Result"
+        photo = self.mapFromScene(self.visible_photo_rect()).boundingRect()
+        x = self.mapFromScene(QPointF(self._split_item.divider_x, 0)).x()
+        metrics = QFontMetrics(self._label_font())
+        height = metrics.height() + 4
+        top = max(photo.top(), 0) + 8
+        labels = []
+        gap = self.COMPARE_LABEL_GAP
+        left_w = metrics.horizontalAdvance("Original") + 12
+        if x - gap - left_w >= max(photo.left(), 0):
+            labels.append(("Original", QRect(x - gap - left_w, top, left_w, height)))
+        room = min(photo.right(), self.viewport().width()) - (x + gap)
+        right_text = metrics.elidedText(right_text, Qt.TextElideMode.ElideRight, max(room - 12, 0))
+        right_w = metrics.horizontalAdvance(right_text) + 12
+        if right_text and right_text != "…" and right_w <= room:
+            labels.append((right_text, QRect(x + gap, top, right_w, height)))
+        return labels
+
+    def _label_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        return font
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         if not (self.compare and self._split_item is not None and self._split_item.isVisible()):
             return
@@ -268,6 +313,13 @@ class CanvasView(QGraphicsView):
         painter.setBrush(QColor(255, 255, 255))
         painter.setPen(QPen(QColor(0, 0, 0, 150), 1))
         painter.drawEllipse(QPointF(top.x(), mid_y), 7, 7)
+        painter.setFont(self._label_font())
+        for text, box in self.compare_labels():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(QRectF(box), 4, 4)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
     # --- zoom ----------------------------------------------------------------------------
@@ -279,7 +331,7 @@ class CanvasView(QGraphicsView):
         r = self.sceneRect()
         if r.isEmpty():
             return 1.0
-        vp = self.viewport().rect()
+        vp = self.maximumViewportSize()  # without scroll bars: a fitted photo needs none
         return max(1e-4, min(vp.width() / r.width(), vp.height() / r.height()))
 
     def fit(self) -> None:
@@ -294,22 +346,25 @@ class CanvasView(QGraphicsView):
         return min(self.fit_zoom(), 1.0) / 4
 
     def set_zoom(self, zoom: float, anchor: QPoint | None = None) -> None:
-        """Set the scale, keeping the scene point under `anchor` (a viewport position) in place."""
+        """Set the scale, keeping the scene point under `anchor` (a viewport position; the viewport's
+        centre by default) in place. Along an axis where the photo fits the window it is centred."""
         zoom = max(self.min_zoom(), min(MAX_ZOOM, float(zoom)))
         if anchor is None:
-            self.setTransform(self.transform().fromScale(zoom, zoom))
-        else:
-            before = self.mapToScene(anchor)
-            self.setTransform(self.transform().fromScale(zoom, zoom))
-            after = self.mapToScene(anchor)
-            delta = after - before
-            hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
-            hbar.setValue(hbar.value() - round(delta.x() * zoom))
-            vbar.setValue(vbar.value() - round(delta.y() * zoom))
+            anchor = self.viewport().rect().center()
+        before = self.mapToScene(anchor)
+        self.setTransform(self.transform().fromScale(zoom, zoom))
+        # Show or hide the scroll bars now (Qt does it later, from a queued signal): the viewport
+        # changes size when they come or go, which would shift the photo after the anchor was kept.
+        self.event(QEvent(QEvent.Type.LayoutRequest))
+        after = self.mapToScene(anchor)
+        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
+        hbar.setValue(hbar.value() + round((before.x() - after.x()) * zoom))
+        vbar.setValue(vbar.value() + round((before.y() - after.y()) * zoom))
         for item in [self._base_item, self._split_item, *self._layer_items.values()]:
             if item is not None:
                 self._apply_smoothing(item)
         self._update_outline_radius()
+        self._place_outline()
         self.zoom_changed.emit(self.zoom)
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
@@ -362,6 +417,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position().toPoint()
+        self._hover_pos = pos
         scene_pos = self.image_pos(pos)
         self._move_outline(scene_pos)
         if self._drag == "pan":
@@ -391,10 +447,26 @@ class CanvasView(QGraphicsView):
         self._update_cursor(event.position().toPoint())
         event.accept()
 
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802
+        """The cursor leaving the picture area (for a scroll bar, a panel, another window) takes the
+        brush outline with it; the view's own leave event does not come while on its scroll bars."""
+        if event.type() == QEvent.Type.Leave:
+            self._hover_pos = None
+            self._outline.setVisible(False)
+            self.cursor_moved.emit(-1, -1)
+        return super().viewportEvent(event)
+
     def leaveEvent(self, event) -> None:  # noqa: N802
+        self._hover_pos = None
         self._outline.setVisible(False)
         self.cursor_moved.emit(-1, -1)
         super().leaveEvent(event)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        super().scrollContentsBy(dx, dy)
+        self._place_outline()  # the picture moved under a still cursor
+        if self.compare:
+            self.viewport().update()  # the divider's handle and labels stay put on screen; repaint them
 
     # --- tools ---------------------------------------------------------------------------
     def _begin_tool(self, p: QPointF, erase: bool) -> None:
@@ -538,6 +610,13 @@ class CanvasView(QGraphicsView):
 
     def _update_outline_radius(self) -> None:
         self._outline.set_radius(max(1.0, self.tools.brush_size / 2 * self.zoom))
+
+    def _place_outline(self) -> None:
+        """Put the outline back under the cursor after the picture moved or was zoomed under it."""
+        if self._hover_pos is None:
+            self._outline.setVisible(False)
+        else:
+            self._move_outline(self.image_pos(self._hover_pos))
 
     def _move_outline(self, scene_pos: QPointF) -> None:
         show = self.model is not None and self.tools.tool.paints and self._drag in (None, "stroke") and not self._space_down
