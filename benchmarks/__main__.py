@@ -28,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="which built-in models the quality part measures (a later run keeps the others' figures)")
     parser.add_argument("--memory-tasks", default="denoise,inpaint",
                         help="memory part: which of denoise, inpaint to measure (the others' previous figures are kept)")
+    parser.add_argument("--devices", default=None,
+                        help="speed part: comma-separated devices (default: cpu, and cuda when present)")
+    parser.add_argument("--sizes", default=None,
+                        help="speed part: megapixels of the time-by-size figures, comma-separated (default 1,4,16,64)")
+    parser.add_argument("--probe-mp", type=float, default=1.0,
+                        help="speed part: megapixels of the photo each model's s/MP is measured on (default 1)")
+    parser.add_argument("--results", default=None, help=f"folder for the results (default {RESULTS})")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -43,11 +50,26 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    if args.devices:
+        devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
+        if not devices or set(devices) - {"cpu", "cuda"}:
+            parser.error(f"--devices: cpu and/or cuda, not {args.devices!r}")
+        if "cuda" in devices and not torch.cuda.is_available():
+            parser.error("--devices: no CUDA device here")
+    sizes = (1, 4) if args.quick else (1, 4, 16, 64)
+    if args.sizes:
+        try:
+            sizes = tuple(float(v) if "." in v else int(v) for v in args.sizes.split(",") if v.strip())
+        except ValueError:
+            parser.error(f"--sizes takes megapixels separated by commas, not {args.sizes!r}")
+        if not sizes or min(sizes) <= 0:
+            parser.error("--sizes: positive megapixels")
     date = dt.date.today().isoformat()
-    stem = RESULTS / f"{machine_name()}-{date}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results_dir = Path(args.results) if args.results else RESULTS
+    stem = results_dir / f"{machine_name()}-{date}"
+    results_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {"date": date, "machine": machine(), "parts": parts, "quick": args.quick,
-                     "device_note": "CUDA: " + torch.cuda.get_device_name(0) if len(devices) > 1 else "CPU only"}
+                     "device_note": "CUDA: " + torch.cuda.get_device_name(0) if "cuda" in devices else "CPU only"}
     repeats = 1 if args.quick else args.repeats
     if "quality" in parts:
         from benchmarks import quality
@@ -63,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if "speed" in parts:
         from benchmarks import speed
 
-        results["speed"] = speed.run(repeats, (1, 4) if args.quick else (1, 4, 16, 64), devices)
+        results["speed"] = speed.run(repeats, sizes, devices, probe_mp=args.probe_mp)
     if "responsiveness" in parts:
         from benchmarks import responsiveness
 
@@ -87,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     made = report.plots(merged, stem)
     if not args.no_readme:
-        report.update_readme(Path(__file__).resolve().parent.parent / "README.md", table,
-                             str(out_json.relative_to(Path(__file__).resolve().parent.parent)))
+        root = Path(__file__).resolve().parent.parent
+        source = out_json.resolve().relative_to(root) if out_json.resolve().is_relative_to(root) else out_json
+        report.update_readme(root / "README.md", table, str(source))
     print(table)
     print(f"\nsaved {out_json}" + "".join(f"\nsaved {p}" for p in made))
     return 0

@@ -30,7 +30,8 @@ def _ms(stats: dict) -> str:
 
 
 def _s(stats: dict) -> str:
-    return f"{stats['median']:.2f} ({stats['min']:.2f}–{stats['max']:.2f})"
+    d = 3 if stats["median"] < 0.1 else 2  # GPU figures are hundredths of a second
+    return f"{stats['median']:.{d}f} ({stats['min']:.{d}f}–{stats['max']:.{d}f})"
 
 
 def scaling_by_device(scaling: dict | None) -> dict:
@@ -80,21 +81,29 @@ def markdown(results: dict) -> str:
     if speed:
         lines += ["**Speed, seconds per megapixel** (whole pipeline on a 1 MP photo; bare network on 512-px tiles)",
                   "", "| network | pipeline s/MP | network s/MP |", "|---|---|---|"]
+        gpu_mib = any("peak_gpu_mib" in e for e in speed.get("models", {}).values())
+        if gpu_mib:
+            lines[-2:] = ["| network | pipeline s/MP | network s/MP | peak GPU MiB |", "|---|---|---|---|"]
         for name, e in speed.get("models", {}).items():
             net = e.get("network_seconds_per_mp")
-            lines.append(f"| {name} | {_s(e['seconds_per_mp'])} | {_s(net) if net else '–'} |")
+            mib = f" {e['peak_gpu_mib']:.0f} |" if "peak_gpu_mib" in e else (" – |" if gpu_mib else "")
+            lines.append(f"| {name} | {_s(e['seconds_per_mp'])} | {_s(net) if net else '–'} |{mib}")
         for name, e in speed.get("references", {}).items():
-            lines.append(f"| {name} (random weights) | – | {_s(e['seconds_per_mp'])} |")
+            lines.append(f"| {name} (random weights) | – | {_s(e['seconds_per_mp'])} |" + (" – |" if gpu_mib else ""))
         for key in ("ratio_ours_to_ffdnet", "ratio_ours_to_dncnn"):
             if key in speed:
                 lines.append(f"| {key.replace('_', ' ')} (bare networks) | | {speed[key]:.2f}× |")
         scaling = scaling_by_device(speed.get("scaling"))
         if scaling:
+            gpu = any("peak_gpu_mib" in e for per_size in scaling.values() for e in per_size.values())
             lines += ["", "**Denoise time by image size** (denoise-unet-s, whole pipeline, σ 25)", "",
-                      "| device | MP | seconds | s/MP |", "|---|---|---|---|"]
+                      "| device | MP | seconds | s/MP |" + (" peak GPU MiB |" if gpu else ""),
+                      "|---|---|---|---|" + ("---|" if gpu else "")]
             for device, per_size in scaling.items():
                 for mp, e in per_size.items():
-                    lines.append(f"| {device} | {mp} | {_s(e['seconds'])} | {e['seconds_per_mp']:.2f} |")
+                    mib = (f" {e['peak_gpu_mib']:.0f} |" if "peak_gpu_mib" in e else " – |") if gpu else ""
+                    spm = e["seconds_per_mp"]
+                    lines.append(f"| {device} | {mp} | {_s(e['seconds'])} | {spm:.{3 if spm < 0.01 else 2}f} |{mib}")
         tiling = speed.get("tiling")
         if tiling:
             lines += ["", f"Tiling cost on 1 MP: 256-px tiles {_s(tiling['tile_256_s'])} s against one 1024-px tile "

@@ -18,6 +18,29 @@ def _image(megapixels: float, seed: int = 0) -> np.ndarray:
     return np.clip(base + rng.normal(0, 20, (side, side, 3)).astype(np.float32), 0, 255).astype(np.uint8)
 
 
+class _PeakGPU:
+    """Peak GPU memory allocated by torch while the block runs, in MiB (None off CUDA)."""
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device.startswith("cuda")
+        self.mib: float | None = None
+
+    def __enter__(self) -> _PeakGPU:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            self.mib = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
 def _timed(fn: Callable[[], object], repeats: int, warm_up: bool = True) -> dict:
     if warm_up:
         fn()  # allocations, kernels
@@ -52,9 +75,18 @@ def ffdnet_sized():
 
 
 def dncnn_sized():
-    """CDnCNN's configuration: 17 convs × 64 channels at full resolution."""
-    from spandrel.architectures.DnCNN import DnCNN
+    """CDnCNN's configuration: 17 convs × 64 channels at full resolution (spandrel's DnCNN; the same
+    layers built here where spandrel is missing, as on a bare GPU machine)."""
+    try:
+        from spandrel.architectures.DnCNN import DnCNN
+    except ImportError:
+        from torch import nn
 
+        layers: list[nn.Module] = [nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(15):
+            layers += [nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(64, 3, 3, padding=1))
+        return nn.Sequential(*layers).eval()
     return DnCNN(in_nc=3, out_nc=3, nc=64, nb=17, act_mode="BR").eval()
 
 
@@ -75,13 +107,15 @@ class _WithSigma:
 
 
 def _module_seconds_per_mp(module, megapixels: float, repeats: int, device: str) -> dict:
-    """Whole-tensor forward passes (tiles of 512 px, like the app) on a megapixel-sized input."""
+    """Whole-tensor forward passes (tiles of 512 px, like the app; smaller only for a smaller probe) on a
+    megapixel-sized input."""
     import torch
 
     module = module.to(device)
     side = int(round((megapixels * 1e6) ** 0.5))
-    x = torch.rand(1, 3, 512, 512, device=device)
-    tiles = (side * side) / (512 * 512)
+    tile = max(16, min(512, side // 16 * 16))
+    x = torch.rand(1, 3, tile, tile, device=device)
+    tiles = (side * side) / (tile * tile)
 
     def run() -> None:
         with torch.inference_mode():
@@ -93,13 +127,14 @@ def _module_seconds_per_mp(module, megapixels: float, repeats: int, device: str)
     return {k: (v * tiles / megapixels if k in ("median", "min", "max", "p95") else v) for k, v in per_tile.items()}
 
 
-def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tuple[str, ...] = ("cpu",)) -> dict:
+def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tuple[str, ...] = ("cpu",),
+        probe_mp: float = 1.0) -> dict:
     import torch
 
     from restorer_gui.inference import loader, pipelines, registry
 
     out: dict = {"models": {}, "references": {}, "scaling": {}, "tiling": {}, "threads": torch.get_num_threads()}
-    image = _image(1.0)
+    image = _image(probe_mp)
     mask = np.zeros(image.shape[:2], np.uint8)
     mask[::40] = 255  # thin lines: 2.5 % of the pixels
     for device in devices:
@@ -114,15 +149,19 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
             }
             call = calls.get(model.task)
             if call is not None:
-                stats = _timed(call, repeats)
+                with _PeakGPU(device) as peak:
+                    stats = _timed(call, repeats)
                 entry = {"task": model.task, "seconds_per_mp": stats, "megapixels": image.shape[0] * image.shape[1] / 1e6}
+                if peak.mib is not None:
+                    entry["peak_gpu_mib"] = peak.mib
                 if model.task == "denoise":  # the bare network, measured like the references
                     entry["network_seconds_per_mp"] = _module_seconds_per_mp(
-                        _WithSigma(model.module), 1.0, repeats, device)
+                        _WithSigma(model.module), probe_mp, repeats, device)
                 out["models"][f"{info.id}@{device}"] = entry
         torch.manual_seed(0)
         for name, build in (("ffdnet-sized", ffdnet_sized), ("dncnn-sized", dncnn_sized)):
-            out["references"][f"{name}@{device}"] = {"seconds_per_mp": _module_seconds_per_mp(build(), 1.0, repeats, device)}
+            out["references"][f"{name}@{device}"] = {
+                "seconds_per_mp": _module_seconds_per_mp(build(), probe_mp, repeats, device)}
     denoisers = [i for i in registry.list_models("denoise") if i.builtin]
     if denoisers:
         loaded = {}
@@ -131,8 +170,11 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
             per_size = out["scaling"].setdefault(device, {})
             for mp in sizes:
                 img = _image(mp, seed=int(mp))
-                stats = _timed(lambda im=img, m=model: pipelines.denoise(im, m, sigma=25), repeats, warm_up=mp < 16)
+                with _PeakGPU(device) as peak:
+                    stats = _timed(lambda im=img, m=model: pipelines.denoise(im, m, sigma=25), repeats, warm_up=mp < 16)
                 per_size[str(mp)] = {"seconds": stats, "seconds_per_mp": stats["median"] / mp}
+                if peak.mib is not None:
+                    per_size[str(mp)]["peak_gpu_mib"] = peak.mib
                 del img
         model = loaded[devices[0]]  # the tiling figures are the first device's
         whole = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=1024), repeats)

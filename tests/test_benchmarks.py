@@ -97,3 +97,41 @@ def test_bad_noise_levels_are_refused_before_anything_runs(capsys):
         with pytest.raises(SystemExit) as stop:
             main(["--parts", "quality", "--sigmas", bad, "--no-readme"])
         assert stop.value.code == 2 and "--sigmas" in capsys.readouterr().err
+
+
+def test_report_shows_peak_gpu_memory_where_a_cuda_run_measured_it():
+    cuda = {"seconds": {"median": 0.032, "min": 0.028, "max": 0.04, "n": 3}, "seconds_per_mp": 0.032 / 4,
+            "peak_gpu_mib": 812.4}
+    speed = {"models": {"denoise-unet-s@cuda": {"seconds_per_mp": _stats(0.02) | {"median": 0.02, "min": 0.019,
+                                                                                   "max": 0.025},
+                                                 "peak_gpu_mib": 640.0},
+                        "denoise-unet-s@cpu": {"seconds_per_mp": _stats(0.64)}},
+             "references": {"dncnn-sized@cuda": {"seconds_per_mp": _stats(0.5)}},
+             "scaling": {"cpu": {"4": {"seconds": _stats(2.5), "seconds_per_mp": 2.5 / 4}}, "cuda": {"4": cuda}}}
+    results = {"machine": {"cpu": "Test CPU", "cpus": 16, "memory_gib": 128.0}, "date": "2026-01-01",
+               "device_note": "CUDA: NVIDIA H100", "speed": speed}
+    text = report.markdown(results)
+    assert "| network | pipeline s/MP | network s/MP | peak GPU MiB |" in text
+    assert "| denoise-unet-s@cuda | 0.020 (0.019–0.025) | – | 640 |" in text
+    assert "| denoise-unet-s@cpu | 0.64 (0.54–0.84) | – | – |" in text
+    assert "| device | MP | seconds | s/MP | peak GPU MiB |" in text
+    assert "| cuda | 4 | 0.032 (0.028–0.040) | 0.008 | 812 |" in text
+    assert "| cpu | 4 | 2.50 (2.40–2.70) | 0.62 | – |" in text
+    assert "CUDA: NVIDIA H100" in text
+
+
+def test_the_dncnn_reference_is_built_without_spandrel(monkeypatch):
+    import sys
+
+    import torch
+
+    from benchmarks import speed
+
+    monkeypatch.setitem(sys.modules, "spandrel", None)
+    monkeypatch.setitem(sys.modules, "spandrel.architectures", None)
+    monkeypatch.setitem(sys.modules, "spandrel.architectures.DnCNN", None)
+    net = speed.dncnn_sized()
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 17 and all(c.out_channels == 64 for c in convs[:-1])
+    with torch.inference_mode():
+        assert net(torch.rand(1, 3, 24, 24)).shape == (1, 3, 24, 24)
