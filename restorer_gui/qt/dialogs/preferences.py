@@ -3,8 +3,9 @@ undo memory, autosave."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QColorDialog,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -65,6 +66,46 @@ def _spin(lo: int, hi: int, value: int, suffix: str = "", special: str = "") -> 
     return spin
 
 
+DEFAULT_OVERLAY_COLOR = Settings().overlay_color
+
+
+class ColorButton(QPushButton):
+    """A button showing a colour (a swatch and its hex name); clicking it opens the colour picker."""
+
+    def __init__(self, color: QColor, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = title
+        self._color = QColor()
+        self.set_color(color)
+        self.clicked.connect(self.choose)
+
+    def color(self) -> QColor:
+        return QColor(self._color)
+
+    def set_color(self, color: QColor) -> None:
+        self._color = QColor(color)
+        swatch = QPixmap(28, 14)
+        swatch.fill(self._color)
+        self.setIcon(QIcon(swatch))
+        self.setIconSize(swatch.size())
+        self.setText(self._color.name())
+        self.setToolTip(f"{self._color.name()}: click to choose another colour")
+
+    def choose(self) -> None:
+        color = QColorDialog.getColor(self._color, self, self._title)
+        if color.isValid():
+            self.set_color(color)
+
+
+def _saved_color(text: str) -> QColor:
+    """The colour a saved setting names (a hex value such as #ff2a2a, or a colour name); the default
+    when it names none."""
+    text = text.strip()
+    if "\0" not in text and QColor.isValidColorName(text):
+        return QColor(text)
+    return QColor(DEFAULT_OVERLAY_COLOR)
+
+
 class PreferencesDialog(QDialog):
     """Edits a copy of the settings; `result_settings()` returns the edited copy."""
 
@@ -93,7 +134,7 @@ class PreferencesDialog(QDialog):
         self.hardness.setRange(0.0, 1.0)
         self.hardness.setSingleStep(0.1)
         self.hardness.setValue(s.brush_hardness)
-        self.overlay_color = QLineEdit(s.overlay_color)
+        self.overlay_color = ColorButton(_saved_color(s.overlay_color), "Mask overlay colour")
         self.overlay_opacity = _spin(0, 100, round(s.overlay_opacity * 100), " %")
         self.undo_mb = _spin(16, 65_536, s.undo_budget_mb, " MB")
         self.task_models = {task: _combo(model_choices(accepts), getattr(s, MODEL_CHOICE_FIELDS[task]))
@@ -114,7 +155,6 @@ class PreferencesDialog(QDialog):
         self.error_label.setStyleSheet("color: #c0392b")
         self.error_label.setWordWrap(True)
         self.models_dir.textChanged.connect(self._show_problem)
-        self.overlay_color.textChanged.connect(self._show_problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -153,15 +193,8 @@ class PreferencesDialog(QDialog):
             return f"Models folder: {shown(text)} is a file, not a folder."
         return ""
 
-    def colour_problem(self) -> str:
-        """Why the mask colour text is not a colour ("" when it is)."""
-        text = self.overlay_color.text().strip()
-        if "\0" in text or not QColor.isValidColorName(text):
-            return f"Mask colour: {shown(text) or 'nothing'} is not a colour (try #ff3030 or red); the current one is kept."
-        return ""
-
     def _show_problem(self, *_args) -> None:
-        self.error_label.setText(self.models_dir_problem() or self.colour_problem())
+        self.error_label.setText(self.models_dir_problem())
 
     def accept(self) -> None:
         """OK applies the choices unless the models folder cannot be used (said in the dialog)."""
@@ -173,10 +206,14 @@ class PreferencesDialog(QDialog):
             return
         super().accept()
 
+    def _chosen_overlay_color(self) -> str:
+        """The picked colour as #rrggbb; the saved text as it was when no other colour was picked."""
+        chosen = self.overlay_color.color()
+        return self._base.overlay_color if chosen == _saved_color(self._base.overlay_color) else chosen.name()
+
     def result_settings(self) -> Settings:
         import dataclasses
 
-        color = QColor() if self.colour_problem() else QColor(self.overlay_color.text().strip())
         return dataclasses.replace(
             self._base,
             device=str(self.device.currentData()),
@@ -189,7 +226,7 @@ class PreferencesDialog(QDialog):
             autosave_minutes=self.autosave.value(),
             brush_size=self.brush_size.value(),
             brush_hardness=float(self.hardness.value()),
-            overlay_color=color.name() if color.isValid() else self._base.overlay_color,
+            overlay_color=self._chosen_overlay_color(),
             overlay_opacity=self.overlay_opacity.value() / 100.0,
             undo_budget_mb=self.undo_mb.value(),
             recent_files=list(self._base.recent_files),
