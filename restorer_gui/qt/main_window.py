@@ -49,6 +49,7 @@ from restorer_gui.qt.autosave import Autosave
 from restorer_gui.qt.canvas.view import CanvasView
 from restorer_gui.qt.dialogs.about import AboutDialog
 from restorer_gui.qt.dialogs.preferences import PreferencesDialog
+from restorer_gui.qt.dialogs.shortcuts import ShortcutsDialog
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.layers_panel import LayersPanel
 from restorer_gui.qt.restore import RestoreController
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
         self.act_preferences = a("&Preferences…", self.preferences_dialog, S.Preferences)
         self.act_sample = a("Open &Sample Photo", self.open_sample)
         self.act_about = a("&About restorer-gui", self._about)
+        self.act_shortcuts = a("&Keyboard Shortcuts…", self._shortcuts,
+                               tip="Every command with a key, and the keys of the canvas")
         # --- batch denoise (restorer_gui/qt/batch_window.py) ---
         self.act_batch = a("&Batch Denoise Folder…", self.open_batch_dialog,
                            tip="Denoise every photo of a folder into another folder")
@@ -245,7 +248,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(r.act_cancel)
         m = bar.addMenu("&Help")
-        m.addActions([self.act_sample, self.act_about])
+        m.addActions([self.act_sample, self.act_shortcuts, self.act_about])
         self._rebuild_recent_menu()
 
     def _make_toolbars(self) -> None:
@@ -804,6 +807,9 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         AboutDialog(self.restore.device_label.text(), self).exec()
+
+    def _shortcuts(self) -> None:
+        ShortcutsDialog(self.menuBar(), self).exec()
 
     def _restore_layout(self) -> None:
         from PySide6.QtCore import QByteArray

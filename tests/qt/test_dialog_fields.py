@@ -275,6 +275,7 @@ CASES = {
     "import_mask": (("Mask", "Import Mask…"), None, 1),
     "export_mask": (("Mask", "Export Mask…"), None, 1),
     "import_model": (("Restore", "Import Model…"), None, 1),
+    "shortcuts": (("Help", "Keyboard Shortcuts…"), None, 1),  # its filter field
 }
 
 

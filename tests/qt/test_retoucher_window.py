@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import QApplication, QColorDialog, QDialog
 
 from restorer_gui import settings
 from restorer_gui.qt.dialogs.preferences import ColorButton, PreferencesDialog
+from restorer_gui.qt.dialogs.shortcuts import ShortcutsDialog
 
 from .conftest import solid
 from .test_dialog_fields import menu_action
@@ -89,3 +90,47 @@ def test_a_saved_colour_that_is_not_one_shows_the_default(qtbot):
     assert dialog.result_settings().overlay_color == "nonsense\0"  # nothing picked: left as it was
     dialog.overlay_color.set_color(QColor("red"))
     assert dialog.result_settings().overlay_color == "#ff0000"
+
+
+# --- 6. Help ▸ Keyboard Shortcuts… ------------------------------------------------------------
+def shortcut_rows(window, qtbot, filter_text: str = "") -> tuple[list, list]:
+    found = {}
+
+    def look(dialog):
+        assert isinstance(dialog, ShortcutsDialog) and dialog.windowTitle() == "Keyboard Shortcuts"
+        found["all"] = dialog.rows()
+        if filter_text:
+            qtbot.keyClicks(dialog.filter, filter_text)
+        found["shown"] = dialog.rows(visible_only=True)
+
+    run_modal(qtbot, menu_action(window, "Help", "Keyboard Shortcuts…").trigger, look)
+    return found["all"], found["shown"]
+
+
+def test_keyboard_shortcuts_lists_every_menu_command_with_a_key(window, qtbot):
+    rows, _ = shortcut_rows(window, qtbot)
+    by_command = {(menu, command): keys for menu, command, keys in rows}
+    listed = 0
+    for top in window.menuBar().actions():
+        for action in top.menu().actions():
+            if action.menu() is None and not action.isSeparator() and action.shortcuts():
+                menu, command = top.text().replace("&", ""), action.text().replace("&", "")
+                keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+                assert (menu, command) in by_command, f"{menu} ▸ {command} is not listed"
+                assert by_command[(menu, command)].split(", ") == keys
+                listed += 1
+    assert listed >= 25
+    assert by_command[("View", "Split Compare")] == "C"
+    assert by_command[("Mask", "Bigger Brush")] == "]"
+    canvas = {command: keys for menu, command, keys in rows if menu == "Canvas"}
+    assert "Space" in canvas["Pan"] and "Alt" in canvas["Remove from the mask with any mask tool"]
+    assert canvas["Smaller / bigger brush"].split() == ["[", "/", "]"] and "\\" in canvas["Peek at the original"]
+
+
+def test_keyboard_shortcuts_follow_the_actions_and_filter(window, qtbot):
+    window.act_fill.setShortcut(QKeySequence("Ctrl+Alt+F"))
+    rows, shown = shortcut_rows(window, qtbot, "zoom")
+    assert ("Mask", "Fill Mask", QKeySequence("Ctrl+Alt+F").toString(QKeySequence.SequenceFormat.NativeText)) in rows
+    assert shown and len(shown) < len(rows)
+    assert all("zoom" in " ".join(row).lower() for row in shown)
+    assert ("View", "Zoom In", "Ctrl++, Ctrl+=") in shown
