@@ -17,7 +17,8 @@ MODEL_CHOICE_FIELDS = {"inpaint": "inpaint_model", "denoise": "denoise_model", "
 
 @dataclass
 class Settings:
-    recent_files: list[str] = field(default_factory=list)
+    recent_files: list[str] = field(default_factory=list)  # photos
+    recent_projects: list[str] = field(default_factory=list)  # .rgproj files, saved or opened
     max_image_megapixels: float = 300.0
     brush_size: int = 24
     brush_hardness: float = 0.8
@@ -26,6 +27,7 @@ class Settings:
     jpeg_quality: int = 95
     undo_budget_mb: int = 512
     last_open_dir: str = ""
+    last_project_dir: str = ""  # where Open Project / Save Project As start
     device: str = "auto"  # auto | cpu | cuda | mps
     precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
     denoise_sigma: int = 15
@@ -55,13 +57,20 @@ class Settings:
     window_state: str = ""  # base64 of QMainWindow.saveState() (tool bars and panels)
 
     def add_recent(self, path: str | Path) -> None:
-        p = str(Path(path).resolve())
-        self.recent_files = [p] + [r for r in self.recent_files if r != p]
-        del self.recent_files[MAX_RECENT:]
+        self.recent_files = _pushed(self.recent_files, path)
+
+    def add_recent_project(self, path: str | Path) -> None:
+        self.recent_projects = _pushed(self.recent_projects, path)
 
     @property
     def max_image_pixels(self) -> int:
         return int(self.max_image_megapixels * 1_000_000)
+
+
+def _pushed(recent: list[str], path: str | Path) -> list[str]:
+    """*recent* with *path* (resolved) first, once, and at most MAX_RECENT entries."""
+    p = str(Path(path).resolve())
+    return ([p] + [r for r in recent if r != p])[:MAX_RECENT]
 
 
 def settings_file() -> Path:

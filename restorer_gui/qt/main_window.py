@@ -105,7 +105,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_title()
         self._update_enabled()
-        self.welcome.set_recent(self.settings.recent_files)
+        self._move_projects_out_of_recent_photos()
+        self.welcome.set_recent(self.settings.recent_files, self.settings.recent_projects)
         QApplication.instance().installEventFilter(self)
         self._restore_layout()
         paths.set_user_models_dir(self.settings.models_dir or None)
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.open_dialog)
         self.welcome.sample_requested.connect(self.open_sample)
         self.welcome.recent_requested.connect(self.open_path)
+        self.welcome.recent_project_requested.connect(self.open_project)
         self.layers_panel.import_requested.connect(self.import_layer_dialog)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.view.cursor_moved.connect(self._on_cursor_moved)
@@ -342,9 +344,28 @@ class MainWindow(QMainWindow):
         """Recent files (menu and start page) and the folder the next Open starts in."""
         self.settings.add_recent(path)
         self.settings.last_open_dir = str(Path(path).resolve().parent)
+        self._recent_changed()
+
+    def _remember_project(self, path: str | Path) -> None:
+        """A project saved or opened: recent projects (menu and start page) and the folder the next
+        Open Project / Save Project As starts in."""
+        self.settings.add_recent_project(path)
+        self.settings.last_project_dir = str(Path(path).resolve().parent)
+        self._recent_changed()
+
+    def _recent_changed(self) -> None:
         settings_mod.save(self.settings)
         self._rebuild_recent_menu()
-        self.welcome.set_recent(self.settings.recent_files)
+        self.welcome.set_recent(self.settings.recent_files, self.settings.recent_projects)
+
+    def _move_projects_out_of_recent_photos(self) -> None:
+        """Projects opened before they had a list of their own were kept among the recent photos."""
+        s = self.settings
+        projects = [f for f in s.recent_files if f.lower().endswith(PROJECT_SUFFIX)]
+        if projects:
+            s.recent_files = [f for f in s.recent_files if f not in projects]
+            s.recent_projects = (s.recent_projects + [p for p in projects if p not in s.recent_projects])
+            del s.recent_projects[settings_mod.MAX_RECENT:]
 
     def set_document(self, document: Document | None) -> None:
         old = self.model
@@ -648,7 +669,8 @@ class MainWindow(QMainWindow):
             self.info_label.setText("")
             return
         doc = self.model.doc
-        self.setWindowTitle(f"{doc.title}[*] — restorer-gui")
+        name = doc.project_path.name if doc.project_path is not None else doc.title
+        self.setWindowTitle(f"{name}[*] — restorer-gui")
         self.setWindowModified(self.model.modified)
         self.info_label.setText(f"{doc.width}×{doc.height}, {doc.bit_depth}-bit")
 
@@ -663,12 +685,20 @@ class MainWindow(QMainWindow):
         self.restore.update_enabled()
 
     def _rebuild_recent_menu(self) -> None:
+        """Recent photos, then (after a line) recent projects."""
         self.recent_menu.clear()
-        for f in self.settings.recent_files:
+        photos, projects = self.settings.recent_files, self.settings.recent_projects
+        for f in photos:
             act = self.recent_menu.addAction(Path(f).name)
             act.setToolTip(f)
             act.triggered.connect(lambda _=False, p=f: self.open_path(p))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+        if photos and projects:
+            self.recent_menu.addSeparator()
+        for f in projects:
+            act = self.recent_menu.addAction(Path(f).name)
+            act.setToolTip(f)
+            act.triggered.connect(lambda _=False, p=f: self.open_project(p))
+        self.recent_menu.setEnabled(bool(photos or projects))
 
     errors_to_stderr = False  # headless runs (--screenshot) print instead of opening dialogs
 
@@ -686,7 +716,7 @@ class MainWindow(QMainWindow):
 
     # --- projects, autosave and recovery -------------------------------------------------
     def open_project_dialog(self) -> None:
-        start = self.settings.last_open_dir or str(Path.home())
+        start = self.settings.last_project_dir or self.settings.last_open_dir or str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open a project", start, PROJECT_FILTER)
         if path:
             self.open_project(path)
@@ -701,7 +731,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open the project", str(exc))
             return False
         self._show_document(doc, selected)
-        self._remember_opened(path)
+        self._remember_project(path)
         return True
 
     def _show_document(self, doc: Document, selected: int | None) -> None:
@@ -720,7 +750,11 @@ class MainWindow(QMainWindow):
         if self.model is None:
             return False
         doc = self.model.doc
-        base = doc.path.with_suffix(PROJECT_SUFFIX) if doc.path else Path.home() / f"restoration{PROJECT_SUFFIX}"
+        name = (doc.path.stem if doc.path else "restoration") + PROJECT_SUFFIX
+        if self.settings.last_project_dir:  # where the last project was saved or opened
+            base = Path(self.settings.last_project_dir) / name
+        else:
+            base = doc.path.with_name(name) if doc.path else Path.home() / name
         path, _ = QFileDialog.getSaveFileName(self, "Save the project", str(doc.project_path or base), PROJECT_FILTER)
         if not path:
             return False
@@ -746,6 +780,7 @@ class MainWindow(QMainWindow):
         self.model.mark_saved()
         self.autosave.discard()
         self.statusBar().showMessage(f"Project saved to {target}", 5000)
+        self._remember_project(target)
         self._update_title()
         return True
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence
-from PySide6.QtWidgets import QApplication, QColorDialog, QDialog
+from PySide6.QtWidgets import QApplication, QColorDialog, QDialog, QFileDialog
 
 from restorer_gui import settings
+from restorer_gui.core import imageio
 from restorer_gui.qt.dialogs.preferences import ColorButton, PreferencesDialog
 from restorer_gui.qt.dialogs.shortcuts import ShortcutsDialog
+from restorer_gui.qt.main_window import MainWindow
 
 from .conftest import solid
 from .test_dialog_fields import menu_action
@@ -134,3 +136,123 @@ def test_keyboard_shortcuts_follow_the_actions_and_filter(window, qtbot):
     assert shown and len(shown) < len(rows)
     assert all("zoom" in " ".join(row).lower() for row in shown)
     assert ("View", "Zoom In", "Ctrl++, Ctrl+=") in shown
+
+
+# --- 7. project dialogs remember their folder ---------------------------------------------------
+def photo_file(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    imageio.save_image(path, solid(30, 20, (100, 90, 80)))
+    return path
+
+
+def test_project_dialogs_start_in_the_last_project_folder(window, qtbot, tmp_path, dialogs):
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    assert window.open_path(photo_file(tmp_path / "scans", "aunt.png"))
+    window.act_fill.trigger()
+    seen = {}
+
+    def save_into_projects(dialog):
+        assert isinstance(dialog, QFileDialog)
+        seen["first"] = Path(dialog.directory().absolutePath())
+        dialog.selectFile(str(projects / "aunt.rgproj"))
+        dialog.accept()
+
+    run_modal(qtbot, menu_action(window, "File", "Save Project As…").trigger, save_into_projects)
+    assert seen["first"] == tmp_path / "scans"  # the first project goes next to its photo
+    assert (projects / "aunt.rgproj").is_file() and not window.model.modified
+    assert settings.load().last_project_dir == str(projects)  # on disk
+
+    assert window.open_path(photo_file(tmp_path / "other", "uncle.png"))
+    window.act_fill.trigger()
+
+    def look(dialog):
+        seen["second"] = Path(dialog.directory().absolutePath())
+        seen["name"] = Path(dialog.selectedFiles()[0]).name
+
+    run_modal(qtbot, menu_action(window, "File", "Save Project As…").trigger, look)
+    assert seen["second"] == projects and seen["name"] == "uncle.rgproj"
+    window.model.mark_saved()
+
+    # a new session: Open Project starts there too
+    again = MainWindow(settings.load())
+    qtbot.addWidget(again)
+    again.show()
+    run_modal(qtbot, menu_action(again, "File", "Open Project…").trigger,
+              lambda dialog: seen.update(opened=Path(dialog.directory().absolutePath())))
+    assert seen["opened"] == projects
+    again.close()
+
+
+# --- 8. recent projects on the start page -------------------------------------------------------
+def saved_project(window, path: Path) -> Path:
+    assert window.open_path(photo_file(path.parent / "scans", path.stem + ".png"))
+    model = window.model
+    model.doc.mask[2:6, 3:9] = 255
+    model.add_layer(model.doc.make_layer("denoised", solid(30, 20, (7, 7, 7)), "denoise"))
+    assert window.save_project_to(path)
+    return path
+
+
+def test_the_start_page_lists_recent_projects_and_opens_them(window, qtbot, tmp_path):
+    first = saved_project(window, tmp_path / "work" / "first.rgproj")
+    second = saved_project(window, tmp_path / "work" / "second.rgproj")
+    window.set_document(None)
+    page = window.welcome
+    assert window.stack.currentWidget() is page
+    assert page.recent_projects.isVisible() and page.recent_projects_label.isVisible()
+    names = [page.recent_projects.item(i).text() for i in range(page.recent_projects.count())]
+    assert names == ["second.rgproj", "first.rgproj"]
+    photos = [page.recent.item(i).text() for i in range(page.recent.count())]
+    assert photos == ["second.png", "first.png"]  # projects are not listed as photos
+    assert settings.load().recent_projects == [str(second), str(first)]
+
+    # a new session opens one from its start page (double-click, as a user does)
+    again = MainWindow(settings.load())
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    view = again.welcome.recent_projects
+    item = view.item(1)
+    assert item.text() == "first.rgproj" and view.isVisible()
+    rect = view.visualItemRect(item)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a double-click's first
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: again.model is not None)
+    doc = again.model.doc
+    assert doc.project_path == first and len(doc.layers) == 1 and doc.mask[3, 4] == 255
+    assert again.stack.currentWidget() is again.view
+    assert settings.load().recent_projects[0] == str(first)  # opening moves it to the top
+    again.close()
+
+
+def test_projects_kept_among_recent_photos_move_to_recent_projects(qtbot, tmp_path):
+    old = settings.Settings(recent_files=[str(tmp_path / "a.png"), str(tmp_path / "b.rgproj")])
+    w = MainWindow(old)
+    qtbot.addWidget(w)
+    assert w.settings.recent_files == [str(tmp_path / "a.png")]
+    assert w.settings.recent_projects == [str(tmp_path / "b.rgproj")]
+    assert [a.text() for a in w.recent_menu.actions() if not a.isSeparator()] == ["a.png", "b.rgproj"]
+
+
+# --- 9. the title names the project -------------------------------------------------------------
+def shown_title(window) -> str:
+    return window.windowTitle().replace("[*]", "*" if window.isWindowModified() else "")
+
+
+def test_the_title_names_the_open_project(window, tmp_path):
+    path = saved_project(window, tmp_path / "grandma-1931.rgproj")
+    assert shown_title(window) == "grandma-1931.rgproj — restorer-gui"  # saved: the project now
+    window.set_document(None)
+    assert window.open_path(path)
+    assert shown_title(window) == "grandma-1931.rgproj — restorer-gui"
+    window.act_invert.trigger()
+    assert shown_title(window) == "grandma-1931.rgproj* — restorer-gui"
+    window.act_undo.trigger()
+    assert shown_title(window) == "grandma-1931.rgproj — restorer-gui"
+    window.act_invert.trigger()
+    assert window.save_project()
+    assert shown_title(window) == "grandma-1931.rgproj — restorer-gui"
+    assert window.open_path(photo_file(tmp_path / "scans", "plain.png"))
+    assert shown_title(window) == "plain.png — restorer-gui"
