@@ -17,7 +17,9 @@ from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
     QDropEvent,
+    QIcon,
     QKeySequence,
+    QPixmap,
     QUndoGroup,
 )
 from PySide6.QtWidgets import (
@@ -193,7 +195,8 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = act
         self.tool_actions[Tool.BRUSH].setChecked(True)
         for act, short in ((self.act_fit, "Fit"), (self.act_100, "100 %"), (self.act_compare, "Compare"),
-                           (self.act_show_original, "Original"), (self.act_overlay_color, "Colour…")):
+                           (self.act_show_original, "Original"), (self.act_overlay_color, "Colour…"),
+                           (self.act_save, "Export")):
             act.setIconText(short)
         self.act_swap = a("Swap Brush/Eraser", self._swap_brush, QKeySequence("X"))
         self.act_open_project = a("Open &Project…", self.open_project_dialog, QKeySequence("Ctrl+Shift+O"))
@@ -273,18 +276,21 @@ class MainWindow(QMainWindow):
         self.hardness_spin.setSingleStep(0.1)
         self.hardness_spin.setValue(self.tool_settings.hardness)
         tb.addWidget(self.hardness_spin)
-        tb.addWidget(QLabel(" Overlay "))
-        self.overlay_slider = QSlider(Qt.Orientation.Horizontal)
-        self.overlay_slider.setRange(0, 100)
-        self.overlay_slider.setMaximumWidth(120)
-        self.overlay_slider.setValue(round(self.settings.overlay_opacity * 100))
-        self.overlay_slider.setToolTip("Mask overlay opacity")
-        tb.addWidget(self.overlay_slider)
-        tb.addAction(self.act_overlay_color)
+        # second row (so that everything fits an 800 px window): what is shown, then restoring
+        self.addToolBarBreak()
         tb = self.addToolBar("View")
         tb.setObjectName("ViewToolBar")
         tb.addActions([self.act_fit, self.act_100, self.act_compare, self.act_show_original])
-        self.addToolBarBreak()
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Overlay "))
+        self.overlay_slider = QSlider(Qt.Orientation.Horizontal)
+        self.overlay_slider.setRange(0, 100)
+        self.overlay_slider.setMaximumWidth(100)
+        self.overlay_slider.setValue(round(self.settings.overlay_opacity * 100))
+        self.overlay_slider.setToolTip("Mask overlay opacity")
+        tb.addWidget(self.overlay_slider)
+        tb.addAction(self.act_overlay_color)  # a swatch of the colour
+        self._update_overlay_swatch()
         tb = self.addToolBar("Restore")
         tb.setObjectName("RestoreToolBar")
         r = self.restore
@@ -658,6 +664,14 @@ class MainWindow(QMainWindow):
         if color.isValid():
             self.settings.overlay_color = color.name()
             self.view.set_overlay_style(color, self.settings.overlay_opacity)
+            self._update_overlay_swatch()
+
+    def _update_overlay_swatch(self) -> None:
+        """The Overlay Colour action shows the colour (the tool bar shows only this swatch)."""
+        swatch = QPixmap(16, 16)
+        swatch.fill(QColor(self.settings.overlay_color))
+        self.act_overlay_color.setIcon(QIcon(swatch))
+        self.act_overlay_color.setToolTip(f"Mask overlay colour ({QColor(self.settings.overlay_color).name()})")
 
     # --- status and state ----------------------------------------------------------------
     def _on_cursor_moved(self, x: int, y: int) -> None:
@@ -829,6 +843,7 @@ class MainWindow(QMainWindow):
         self.hardness_spin.setValue(new.brush_hardness)
         self.overlay_slider.setValue(round(new.overlay_opacity * 100))
         self.view.set_overlay_style(QColor(new.overlay_color), new.overlay_opacity)
+        self._update_overlay_swatch()
         if self.model is not None:
             self.model.undo_budget = new.undo_budget_mb * 1024 * 1024
         self.restore.device_label.setText(f"Device: {new.device}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence
-from PySide6.QtWidgets import QApplication, QColorDialog, QDialog, QFileDialog
+from PySide6.QtWidgets import QApplication, QColorDialog, QDialog, QFileDialog, QToolBar, QToolButton
 
 from restorer_gui import settings
 from restorer_gui.core import imageio
@@ -256,3 +256,30 @@ def test_the_title_names_the_open_project(window, tmp_path):
     assert shown_title(window) == "grandma-1931.rgproj — restorer-gui"
     assert window.open_path(photo_file(tmp_path / "scans", "plain.png"))
     assert shown_title(window) == "plain.png — restorer-gui"
+
+
+# --- 10. the tool bars fit an 800 px window ------------------------------------------------------
+def test_every_tool_bar_item_shows_in_an_800_px_window(qtbot, dialogs):
+    w = MainWindow(settings.Settings())
+    qtbot.addWidget(w)
+    w.resize(800, 600)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.width() == 800)
+    QApplication.processEvents()
+    bars = [tb for tb in w.findChildren(QToolBar) if tb.isVisible()]
+    assert len(bars) >= 4
+    for tb in bars:
+        assert w.rect().contains(tb.geometry()), f"{tb.windowTitle()} runs past the window: {tb.geometry()}"
+        extension = tb.findChild(QToolButton, "qt_toolbar_ext_button")
+        assert extension is None or not extension.isVisible(), f"{tb.windowTitle()} hides items behind »"
+        for action in tb.actions():
+            widget = tb.widgetForAction(action)
+            assert widget is not None and widget.isVisible(), f"{action.iconText()!r} is hidden at 800 px"
+    for action in (w.act_compare, w.act_show_original, w.act_overlay_color):
+        assert any(tb.widgetForAction(action) is not None and tb.widgetForAction(action).isVisible() for tb in bars)
+    assert w.overlay_slider.isVisible() and w.overlay_slider.width() >= 60
+    # the colour button is a swatch of the overlay colour
+    swatch = w.act_overlay_color.icon().pixmap(16, 16).toImage()
+    assert swatch.pixelColor(8, 8).name() == settings.Settings().overlay_color
+    w.close()
