@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QKeySequence
-from PySide6.QtWidgets import QApplication, QColorDialog, QDialog, QFileDialog, QToolBar, QToolButton
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QColor, QFontMetrics, QKeySequence
+from PySide6.QtWidgets import QApplication, QColorDialog, QDialog, QFileDialog, QLabel, QToolBar, QToolButton
 
 from restorer_gui import settings
 from restorer_gui.core import imageio
@@ -283,3 +283,72 @@ def test_every_tool_bar_item_shows_in_an_800_px_window(qtbot, dialogs):
     swatch = w.act_overlay_color.icon().pixmap(16, 16).toImage()
     assert swatch.pixelColor(8, 8).name() == settings.Settings().overlay_color
     w.close()
+
+
+# --- 11. About shows the model figures in full ----------------------------------------------------
+def long_models(monkeypatch):
+    from restorer_gui.inference import registry
+    from restorer_gui.qt.dialogs import about
+
+    def card(i):
+        return registry.ModelInfo(
+            id=f"model-{i}", task="denoise", path=Path(f"/models/model-{i}.safetensors"),
+            card_path=Path(f"/models/model-{i}.json"), name=f"Grain-aware denoiser number {i}",
+            params=1_234_567 * (i + 1),
+            metrics={"psnr_sigma15": 33.123456, "ssim_sigma15": 0.912345,
+                     "real_scans": {"psnr": 31.5, "ssim": 0.88, "lpips": 0.123}, "speed_ms": 41.7},
+            training={"data": "DIV2K + Flickr2K + 4,000 hand-cleaned family scans from 1890–1975, "
+                              "synthetic grain at σ 5–50, JPEG quality 30–95, and halftone screens"})
+
+    monkeypatch.setattr(about.registry, "list_models", lambda *a, **k: [card(i) for i in range(3)])
+
+
+def test_about_shows_every_model_figure_in_full(window, qtbot, monkeypatch):
+    long_models(monkeypatch)
+    checked = {}
+
+    def look(dialog):
+        table = dialog.table
+        assert table.rowCount() == 3
+        qtbot.waitUntil(lambda: table.viewport().width() > 0)
+        QApplication.processEvents()
+        # nothing hides to the right: the columns share the table's width
+        width = sum(table.columnWidth(c) for c in range(table.columnCount()))
+        assert width <= table.viewport().width() + 1, (width, table.viewport().width())
+        assert table.horizontalScrollBar().maximum() == 0
+        # each cell is tall and wide enough for its wrapped text (nothing elided)
+        style = table.style()
+        margin = style.pixelMetric(style.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+        metrics = QFontMetrics(table.font())
+        flags = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+        for r in range(table.rowCount()):
+            for c in range(table.columnCount()):
+                text = table.item(r, c).text()
+                room = QRect(0, 0, table.columnWidth(c) - 2 * margin, 10_000)
+                need = metrics.boundingRect(room, flags, text)
+                assert need.width() <= room.width() and need.height() <= table.rowHeight(r), (r, c, text)
+        assert "psnr_sigma15 33.12" in table.item(0, 4).text()
+        assert "halftone screens" in table.item(0, 5).text()
+        # the versions above the table show in full too
+        header = dialog.findChildren(QLabel)[0]
+        assert header.heightForWidth(header.width()) <= header.height()
+        assert dialog.isSizeGripEnabled()  # and it can be made bigger
+        checked["done"] = True
+
+    run_modal(qtbot, menu_action(window, "Help", "About restorer-gui").trigger, look)
+    assert checked == {"done": True}
+
+
+def test_about_rewraps_when_made_narrower(window, qtbot, monkeypatch):
+    from restorer_gui.qt.dialogs.about import AboutDialog
+
+    long_models(monkeypatch)
+    dialog = AboutDialog("Device: cpu", window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    tall = dialog.table.rowHeight(0)
+    dialog.resize(620, dialog.height())
+    qtbot.waitUntil(lambda: dialog.table.rowHeight(0) > tall)
+    table = dialog.table
+    assert sum(table.columnWidth(c) for c in range(6)) <= table.viewport().width() + 1

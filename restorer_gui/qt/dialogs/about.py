@@ -6,7 +6,7 @@ import platform
 from importlib import metadata
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -46,7 +46,11 @@ class AboutDialog(QDialog):
     def __init__(self, device_text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About restorer-gui")
-        self.resize(760, 480)
+        self.setSizeGripEnabled(True)  # resizable; the table wraps to whatever width it gets
+        self.resize(920, 560)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None and screen.isValid():
+            self.resize(min(920, screen.width() - 40), min(560, screen.height() - 60))
         text = (
             f"<h3>restorer-gui {__version__}</h3>"
             "<p>Restore scanned old photos: paint over damage, denoise, compare every result with the original.</p>"
@@ -60,8 +64,19 @@ class AboutDialog(QDialog):
         header.setTextInteractionFlags(header.textInteractionFlags() | header.textInteractionFlags().TextSelectableByMouse)
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["Model", "Task", "Source", "Parameters", "Measured", "Trained on"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # Short columns take their text's width; the figures and the training data share the rest and
+        # wrap (rows grow to hold them), so no text is cut off and nothing hides to the right.
+        columns = self.table.horizontalHeader()
+        for col in range(4):
+            columns.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        columns.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        columns.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollMode(QTableWidget.ScrollMode.ScrollPerPixel)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)  # a list to read, not a form
         for info in registry.list_models():
             row = self.table.rowCount()
