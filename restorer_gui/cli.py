@@ -94,32 +94,17 @@ def _models(device: str) -> Any:
     return ops.ModelSet(device)
 
 
-def _prepare(models: Any, recipe: Any) -> list[tuple[Any, Any]]:
-    """Check every step's parameters and load every model a recipe needs before the first input, so no
-    model, a model that does not load or one that does not fit the step is a usage error (exit 2)."""
+def _prepare(models: Any, recipe: Any) -> None:
+    """Every model a recipe needs, loaded before the first input: problems are usage errors (exit 2)."""
     from restorer_gui.core.errors import RestorerError
-    from restorer_gui.inference import ops
+    from restorer_gui.inference.chain import prepare_models
 
-    steps = []
-    for step in recipe.steps:
-        try:
-            op = ops.get(step.op)
-            params = op.parse(step.params)
-            roles = list(op.models.items())
-            if op.name == "run-model":
-                from restorer_gui.inference.ops.run_model import served_by
-
-                _info, served = served_by(models, params.model)
-                roles = [("model", next(iter(served.models.values())))]
-            for role, tasks in roles:
-                ref = getattr(params, role, None) or (params.model if role == "model" else None)
-                model = models.get(tasks, ref)
-                if model.info.untrained:
-                    _error(f"warning: model {model.id!r} has untrained weights; the result will not be useful")
-        except RestorerError as exc:
-            raise CommandError(str(exc)) from None
-        steps.append((op, params))
-    return steps
+    try:
+        for model in prepare_models(recipe, models):
+            if model.info.untrained:
+                _error(f"warning: model {model.id!r} has untrained weights; the result will not be useful")
+    except RestorerError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _save_name(source: Path) -> str:

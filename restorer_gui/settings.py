@@ -44,6 +44,7 @@ class Settings:
     batch_model: str = ""  # "" = the default denoise model
     batch_sigma: int = 15
     batch_auto: bool = False
+    batch_steps: str = "denoise"  # comma-separated chain of the batch (repair, denoise)
     tile_size: int = 0  # 0 = chosen from free memory
     # the model each GUI command uses, by id; "" = automatic (registry.default_model)
     inpaint_model: str = ""

@@ -14,7 +14,7 @@ from restorer_gui.inference import ops
 from restorer_gui.inference.jobs import CancelToken, JobCancelled, Progress, ProgressFn
 from restorer_gui.inference.ops.base import ModelSet, OpContext, OpResult
 
-__all__ = ["ChainResult", "StepOutcome", "run_chain", "run_step"]
+__all__ = ["ChainResult", "StepOutcome", "prepare_models", "run_chain", "run_step"]
 
 _log = logging.getLogger(__name__)
 
@@ -93,3 +93,23 @@ def run_chain(
         out.steps.append(StepOutcome(op.name, params, result))
     prog(1.0, "done")
     return out
+
+
+def prepare_models(recipe: Recipe, models: ModelSet) -> list[Any]:
+    """Check every step's parameters and load every model the recipe needs, before the first photo: no
+    model, a model that does not load or one that does not fit its step fails at once (RestorerError).
+    Returns the loaded models, in step order."""
+    from restorer_gui.inference.ops.run_model import served_by
+
+    loaded = []
+    for step in recipe.steps:
+        op = ops.get(step.op)
+        params = op.parse(step.params)
+        roles = list(op.models.items())
+        if op.name == "run-model":
+            _info, served = served_by(models, params.model)
+            roles = [("model", next(iter(served.models.values())))]
+        for role, tasks in roles:
+            ref = getattr(params, role, None) or (getattr(params, "model", None) if role == "model" else None)
+            loaded.append(models.get(tasks, ref))
+    return loaded

@@ -54,6 +54,18 @@ class BatchChoices:
     sigma: float | None  # None = Auto (estimated per photo)
     jpeg_quality: int = 95
     keep_metadata: bool = True
+    steps: tuple[str, ...] = ("denoise",)  # the chain each photo goes through, in order
+
+    def recipe(self):
+        """The recipe of these choices (the same chain `restorer batch --steps` runs)."""
+        from restorer_gui.core.recipe import Recipe, Step
+
+        params = {"denoise": {"strength": self.sigma, "auto": self.sigma is None, "model": self.model_id or None}}
+        return Recipe(tuple(Step(name, params.get(name, {})) for name in self.steps))
+
+
+#: the steps the dialog offers (registry names, in chain order) and their labels
+STEP_LABELS = {"repair": "Repair damage (cracks, creases, tears, dust)", "denoise": "Denoise"}
 
 
 class BatchDialog(QDialog):
@@ -68,6 +80,7 @@ class BatchDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self._input_group())
         layout.addWidget(self._output_group())
+        layout.addWidget(self._steps_group())
         layout.addWidget(self._model_group(models))
         self.error_label = QLabel("")
         self.error_label.setStyleSheet("color: #c0392b")
@@ -136,8 +149,21 @@ class BatchDialog(QDialog):
         form.addRow("", self.keep_metadata)
         return box
 
+    def _steps_group(self) -> QGroupBox:
+        box = QGroupBox("Steps, in this order")
+        row = QVBoxLayout(box)
+        self.step_boxes = {}
+        for name, label in STEP_LABELS.items():
+            check = QCheckBox(label)
+            check.toggled.connect(self._show_live_problem)
+            row.addWidget(check)
+            self.step_boxes[name] = check
+        self.step_boxes["denoise"].toggled.connect(lambda on: self.denoise_box.setEnabled(on))
+        return box
+
     def _model_group(self, models: list[tuple[str, str]]) -> QGroupBox:
         box = QGroupBox("Denoising")
+        self.denoise_box = box
         form = QFormLayout(box)
         self.model = QComboBox()
         for model_id, label in models:
@@ -164,6 +190,9 @@ class BatchDialog(QDialog):
         self.model.setCurrentIndex(max(0, self.model.findData(s.batch_model)))
         self.slider.setValue(max(0, min(MAX_SIGMA, s.batch_sigma)))
         self.auto.setChecked(s.batch_auto)
+        steps = [n for n in s.batch_steps.split(",") if n in self.step_boxes] or ["denoise"]
+        for name, check in self.step_boxes.items():
+            check.setChecked(name in steps)
         self._update_quality()
         self._update_hint()
         self._show_live_problem()
@@ -221,7 +250,9 @@ class BatchDialog(QDialog):
             return f"Results: {exc}."
         if exists(out_dir) and not is_dir(out_dir):
             return f"{shown(out)} is a file, not a folder."
-        if self.model.count() == 0:
+        if not any(check.isChecked() for check in self.step_boxes.values()):
+            return "Choose at least one step."
+        if self.step_boxes["denoise"].isChecked() and self.model.count() == 0:
             return "There is no denoise model."
         return ""
 
@@ -255,6 +286,7 @@ class BatchDialog(QDialog):
             sigma=None if self.auto.isChecked() else float(self.spin.value()),
             jpeg_quality=self.quality.value(),
             keep_metadata=self.keep_metadata.isChecked(),
+            steps=tuple(name for name, check in self.step_boxes.items() if check.isChecked()),
         )
 
     def remember(self, s: Settings) -> None:
@@ -269,6 +301,7 @@ class BatchDialog(QDialog):
         s.batch_on_existing = c.options.on_existing
         s.batch_keep_metadata = c.keep_metadata
         s.batch_model = c.model_id
+        s.batch_steps = ",".join(c.steps)
         s.batch_auto = c.sigma is None
         if c.sigma is not None:
             s.batch_sigma = int(c.sigma)

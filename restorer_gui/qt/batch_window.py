@@ -60,10 +60,10 @@ def batch_job_fn(choices: BatchChoices, device: str, precision: str, signals: Ba
     """The job run on the model lane: plan, load the model, run the pipeline, return the summary."""
 
     def fn(_progress: Any, cancel: Any) -> BatchSummary:
-        from restorer_gui.inference import loader
+        from restorer_gui.core.errors import RestorerError
+        from restorer_gui.inference import ops
         from restorer_gui.inference.batch import BatchCallbacks, BatchRunner, RunSettings
-        from restorer_gui.inference.device import DeviceError
-        from restorer_gui.inference.safe_load import ModelLoadError
+        from restorer_gui.inference.chain import prepare_models
 
         signals.status_changed.emit("Looking for photos…")
         try:
@@ -75,12 +75,16 @@ def batch_job_fn(choices: BatchChoices, device: str, precision: str, signals: Ba
             summary = BatchSummary(planned=0, skipped=list(plan.skipped))
             signals.summary_ready.emit(summary)
             return summary
-        signals.status_changed.emit("Loading the model…")
+        signals.status_changed.emit("Loading the models…")
+        recipe = choices.recipe()
+        models = ops.ModelSet.for_this_thread(device, precision)
         try:
-            model = loader.get_model(choices.model_id, device, precision)
-        except (ModelLoadError, registry.RegistryError, DeviceError) as exc:
+            loaded = prepare_models(recipe, models)
+        except RestorerError as exc:
             raise UserFacingError(str(exc)) from None
-        signals.status_changed.emit(f"Denoising with {model.info.label} on {model.device}")
+        steps = " → ".join(ops.get(n).title for n in recipe.names)
+        labels = ", ".join(dict.fromkeys(m.info.label for m in loaded))
+        signals.status_changed.emit(f"{steps} with {labels} on {models.last_device}")
         last = [0.0]
 
         def progressed(p: BatchProgress) -> None:
@@ -98,7 +102,7 @@ def batch_job_fn(choices: BatchChoices, device: str, precision: str, signals: Ba
         )
         settings = RunSettings(sigma=choices.sigma, auto=choices.sigma is None, jpeg_quality=choices.jpeg_quality,
                                keep_metadata=choices.keep_metadata, max_pixels=max_pixels, tile=tile)
-        summary = BatchRunner(plan, model, settings, callbacks, cancel).run()
+        summary = BatchRunner(plan, None, settings, callbacks, cancel, recipe=recipe, models=models).run()
         signals.summary_ready.emit(summary)
         return summary
 

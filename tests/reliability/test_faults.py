@@ -112,6 +112,7 @@ def test_out_of_memory_even_for_small_tiles_on_a_gpu_goes_on_on_the_cpu(tiny, ta
     tally["fault injections: out of memory on a GPU → the CPU"] += 1
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_out_of_memory_on_a_real_gpu_goes_on_on_the_cpu_and_the_model_goes_back(tiny, tally):
     image = np.random.default_rng(3).integers(0, 256, (72, 88, 3), dtype=np.uint8)
