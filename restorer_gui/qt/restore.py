@@ -194,29 +194,25 @@ class RestoreController(QObject):
 
     def _model_for(self, *tasks: str) -> registry.ModelInfo | None:
         """The model chosen for *tasks[0]* in Preferences ▸ Models when it is still there and does
-        one of *tasks*, else the automatic choice (trained built-in models first)."""
+        one of *tasks*, else the automatic choice (trained built-in models first); see `ops.model_for`."""
+        from restorer_gui.core.errors import RestorerError
+        from restorer_gui.inference import ops
+
         field = MODEL_CHOICE_FIELDS.get(tasks[0], "")
         chosen = getattr(self.window.settings, field, "")
-        if chosen:
-            try:
-                info = registry.find_model(chosen)
-            except registry.RegistryError:
-                info = None
-            if info is not None and info.task in tasks:
-                return info
+        if chosen and ops.chosen_model(tasks, chosen) is None:
             # gone (removed, or the models folder changed): back to automatic, saved, and said
             self.window.apply_settings(dataclasses.replace(self.window.settings, **{field: ""}))
             self.window.statusBar().showMessage(
                 f"The {tasks[0]} model chosen in Preferences ({chosen}) is no longer available; "
                 "using the automatic choice.", 10_000)
-        for task in tasks:
-            info = registry.default_model(task)
-            if info is not None:
-                return info
-        self.window.show_error(
-            "No model", f"There is no {tasks[0]} model yet. Import one with File ▸ Import Model…"
-        )
-        return None
+        try:
+            return ops.model_for(tasks, None, {tasks[0]: getattr(self.window.settings, field, "")})
+        except RestorerError:
+            self.window.show_error(
+                "No model", f"There is no {tasks[0]} model yet. Import one with File ▸ Import Model…"
+            )
+            return None
 
     def _find(self, model_id: str) -> registry.ModelInfo | None:
         """A model by id or path; None (after saying why) when it has gone, e.g. removed meanwhile."""

@@ -71,6 +71,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="models/ id, card, .safetensors file or trainer .pt checkpoint (repair: the detector; "
                         "default: the installed one)")
     e.add_argument("--inpainter", default=None, help="repair: the inpainting model (default: the installed one)")
+    e.add_argument("--no-sheets", action="store_true", help="repair: skip the real scans' repair sheets (detection only)")
     e.add_argument("--calibrate", action="store_true",
                    help="repair: first choose the detector's cut and the mask margin on held-out training images "
                         "(written to the detector's card with --update-card)")
@@ -217,7 +218,7 @@ def _cmd_eval_repair(args: argparse.Namespace) -> int:
         grow = (calibration or {}).get("grow")
         res = rev.repair_eval(models, sets, seed=args.seed, max_images=args.max_images, threshold=threshold,
                               grow=grow, detector=args.model, inpainter=args.inpainter,
-                              real=real if real.is_dir() else None, out_dir=out)
+                              real=real if real.is_dir() else None, out_dir=None if args.no_sheets else out)
     except RestorerError as exc:
         raise CommandError(str(exc)) from None
     res = {"task": "repair", "seed": args.seed, "max_images": args.max_images, "threshold": threshold, "grow": grow,

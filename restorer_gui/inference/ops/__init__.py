@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from restorer_gui.core.recipe import RecipeError
 from restorer_gui.inference.ops import denoise, detect, face, inpaint, repair, run_model, upscale
-from restorer_gui.inference.ops.base import ModelSet, OpContext, OpResult, Operation, model_for
+from restorer_gui.inference.ops.base import ModelSet, OpContext, OpResult, Operation, chosen_model, model_for
 
-__all__ = ["OPERATIONS", "ModelSet", "OpContext", "OpResult", "Operation", "for_model_task", "get", "model_for"]
+__all__ = [
+    "OPERATIONS", "ModelSet", "OpContext", "OpResult", "Operation", "chosen_model", "for_model_task", "get", "model_for",
+]
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op

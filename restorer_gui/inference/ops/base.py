@@ -20,7 +20,7 @@ from restorer_gui.core.errors import RestorerError, a_an
 from restorer_gui.core.recipe import RecipeError
 from restorer_gui.inference.jobs import CancelToken, Progress
 
-__all__ = ["ModelSet", "OpContext", "OpResult", "Operation", "model_for", "parse_params"]
+__all__ = ["ModelSet", "OpContext", "OpResult", "Operation", "chosen_model", "model_for", "parse_params"]
 
 RETURNS = ("image", "mask", "image+mask")
 
@@ -119,6 +119,19 @@ class OpContext:
     cancel: CancelToken | None = None
 
 
+def chosen_model(tasks: tuple[str, ...], chosen: str) -> Any:
+    """The model chosen by id (Preferences ▸ Models) when it still exists and does one of ``tasks``, else None."""
+    from restorer_gui.inference import registry
+
+    if not chosen:
+        return None
+    try:
+        info = registry.find_model(chosen)
+    except registry.RegistryError:
+        return None
+    return info if info.task in tasks else None
+
+
 def model_for(tasks: tuple[str, ...], ref: str | None = None, preferred: Mapping[str, str] | None = None) -> Any:
     """The model info for a role: ``ref`` (id or path) when given, else the model chosen for the role's
     first task in ``preferred`` (Preferences ▸ Models) when it still exists and fits, else the default
@@ -130,14 +143,9 @@ def model_for(tasks: tuple[str, ...], ref: str | None = None, preferred: Mapping
         if info.task and info.task not in tasks:
             raise RestorerError(f"model {info.id!r} is {a_an(info.task)} model; it cannot be used for {tasks[0]}")
         return info
-    chosen = (preferred or {}).get(tasks[0], "")
-    if chosen:
-        try:
-            info = registry.find_model(chosen)
-        except registry.RegistryError:
-            info = None
-        if info is not None and info.task in tasks:
-            return info
+    info = chosen_model(tasks, (preferred or {}).get(tasks[0], ""))
+    if info is not None:
+        return info
     for task in tasks:
         info = registry.default_model(task)
         if info is not None:
