@@ -192,3 +192,12 @@ def test_a_file_job_travels_and_gives_the_batch_runners_bytes(tiny_set, tmp_path
     for name in ("p0.png", "p1.png"):
         assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
     assert models.loads == 3
+
+
+def test_preferences_offer_a_model_choice_for_every_role_of_the_menu_operations():
+    from restorer_gui.settings import MODEL_CHOICE_FIELDS, Settings
+
+    for name in ("repair", "inpaint", "denoise", "detect-scratches"):
+        for tasks in ops.get(name).models.values():
+            assert tasks[0] in MODEL_CHOICE_FIELDS, f"{name}: no Preferences ▸ Models choice for {tasks[0]}"
+            assert hasattr(Settings(), MODEL_CHOICE_FIELDS[tasks[0]])
