@@ -12,6 +12,11 @@
 #                   mkdir -p .cache/init && cp checkpoints/damage-unet-s/best.pt .cache/init/scratch.pt
 #                   (.cache/init/{scratch,inpaint,denoise}.{pt,safetensors}; then --count 400 above)
 #   2. run:         carry [".cache"], timeout_s 580, command "bash tools/gpu_session.sh"
+#                   (the script ends within GPU_SESSION_SECONDS, 520 by default; when `status` shows less
+#                   than ~840 s of device time before the first call, start it as
+#                   "GPU_SESSION_SECONDS=<budget_left_s - 320> bash tools/gpu_session.sh": the machine's
+#                   start takes minutes of the same budget, and a command cut off returns only what it
+#                   had written: summary.txt so far and bench.tar.gz, no model)
 #   3. results:     under files_at: summary.txt, logs.tar.gz, bench.tar.gz and one
 #                   <task>.tar.gz per trained model (exported .safetensors + card, log.jsonl,
 #                   config.json, train.log, summary.json, val.png); 6 files, each well under 16 MiB.
@@ -153,14 +158,15 @@ train_args() { # TASK: the run's options (full budget: big batches and crops; ti
     echo "--batch 2 --patch 64 --steps 1000 --val-every 1000000 --workers 1 --threads 1"
     return
   fi
-  # workers: about half the cores make the detector's batches (its synthetic damage is the slowest)
+  # workers: of the cores the three main processes leave, 8/13 make the detector's batches (its synthetic
+  # damage is the slowest to draw: ~20 ms a 160-px crop), 3/13 the denoiser's, 2/13 the inpainter's
   case $1 in
-    scratch) w=$(((NCPU - 3) / 2)); echo "--arch scratch_unet --hparams {\"nc\":[16,32,64,128,256]}" \
+    scratch) w=$(((NCPU - 3) * 8 / 13)); echo "--arch scratch_unet --hparams {\"nc\":[16,32,64,128,256]}" \
       "--init $(init_for scratch models/scratch-unet-s.safetensors) --patch 160 --batch 48 --lr 4e-4 --steps 6000" \
       "--val-every 250" ;;
-    inpaint) w=$(((NCPU - 3) / 4)); echo "--init $(init_for inpaint models/inpaint-smooth-s.safetensors)" \
+    inpaint) w=$(((NCPU - 3) * 2 / 13)); echo "--init $(init_for inpaint models/inpaint-smooth-s.safetensors)" \
       "--patch 128 --batch 32 --lr 5e-4 --steps 6000 --adv-start 1000000000 --amp off --val-every 250" ;;
-    denoise) w=$(((NCPU - 3) / 4)); echo "--init $(init_for denoise models/denoise-unet-s.safetensors)" \
+    denoise) w=$(((NCPU - 3) * 3 / 13)); echo "--init $(init_for denoise models/denoise-unet-s.safetensors)" \
       "--patch 128 --batch 64 --lr 2e-4 --steps 8000 --val-every 250" ;;
   esac
   echo "--workers $((w < 1 ? 1 : w)) --threads 2 --ckpt-minutes 2"
