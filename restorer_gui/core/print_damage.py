@@ -248,8 +248,9 @@ def paint_damage(
     """Paint ``mask`` in a damage colour (see DAMAGE_COLOURS) with paper texture, plus a rim around it.
 
     ``rim`` > 0 darkens the band around the break by that fraction (lifted emulsion casts a dark edge),
-    < 0 lightens it. Returns (image, visible damage): the mask grown by the rim where the rim shows, so a
-    detector trained on it learns to cover the halo too. Pixels outside mask and rim are bit-identical.
+    < 0 lightens it. Returns (image, visible damage): `visible_change` of the painting, so the mask covers
+    the break and its halo wherever they show, and a detector trained on it learns to cover the halo too.
+    Pixels outside mask and rim are bit-identical.
     """
     a, shape = _prep(img)
     h, w, c = a.shape
