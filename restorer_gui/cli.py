@@ -311,8 +311,13 @@ def _mask_targets(inputs: list[Path], where: str) -> list[Path]:
     if len(inputs) == 1 and not out.is_dir() and not where.endswith(("/", os.sep)):
         if out.suffix.lower() not in (".png", ".tif", ".tiff"):
             raise CommandError(f"--save-mask writes a PNG or TIFF mask, not {out.name}")
-        return [out]
-    return [out / f"{p.stem}-mask.png" for p in inputs]
+        targets = [out]
+    else:
+        targets = [out / f"{p.stem}-mask.png" for p in inputs]
+    for src in inputs:
+        if src.exists() and any(t.exists() and t.resolve() == src.resolve() for t in targets):
+            raise CommandError(f"refusing to overwrite the input {src} with a mask: choose another --save-mask")
+    return targets
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -354,7 +359,6 @@ def cmd_run_model(args: argparse.Namespace) -> int:
     _targets(inputs, args.output)
     strength, _auto = _sigma(args)
     mask = _read_mask_arg(args.mask)
-    models = _models(args.device)
     try:
         from restorer_gui.inference import registry
 
@@ -363,7 +367,6 @@ def cmd_run_model(args: argparse.Namespace) -> int:
         raise CommandError(_one_line(exc)) from None
     if info.task == "inpaint" and mask is None:
         raise CommandError(f"model {info.id!r} is an inpainting model: pass --mask MASK")
-    del models
     recipe = Recipe((Step("run-model", {"model": args.model, "strength": strength}),))
     return _run_recipe(args, inputs, recipe, mask=mask)
 

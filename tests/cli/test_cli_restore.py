@@ -161,3 +161,21 @@ def test_console_entry_reports_bad_inputs_without_a_traceback(tmp_path, dncnn):
     assert proc.returncode == 1, proc.stderr
     assert "bad.png" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "out" / "good.jpg").is_file()
+
+
+def test_repair_writes_the_result_and_its_mask_but_never_over_an_input(cli, tmp_path):
+    from restorer_gui import paths as _paths
+
+    save_model(_paths.user_models_dir(), "tiny-det", "detect-scratches", untrained=False)
+    save_model(_paths.user_models_dir(), "tiny-inp", "inpaint", untrained=False)
+    _photo(tmp_path / "p.png")
+    before = (tmp_path / "p.png").read_bytes()
+    code, _, err = cli("repair", tmp_path / "p.png", "-o", tmp_path / "r.png", "--save-mask", tmp_path / "p.png",
+                       "--device", "cpu")
+    assert code == 2 and "refusing to overwrite the input" in err and (tmp_path / "p.png").read_bytes() == before
+    code, out, _ = cli("repair", tmp_path / "p.png", "-o", tmp_path / "r.png", "--save-mask", tmp_path / "m.png",
+                       "--threshold", "0", "--device", "cpu")
+    assert code == 0 and "repair: Marked" in out and out.strip().endswith("r.png")
+    mask = imageio.load_image(tmp_path / "m.png").pixels
+    assert mask.shape[:2] == (40, 32) and mask.min() == 255  # threshold 0: everything is damage
+    assert (tmp_path / "p.png").read_bytes() == before
