@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from restorer_gui.core import mask_ops
 from restorer_gui.core.degradations import gaussian_blur
 
 __all__ = ["transfer_grain"]
 
 _BLOCK = 16
-
-
-def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)² square, separable max filter."""
-    out = mask.copy()
-    for axis in (0, 1):
-        acc = out.copy()
-        for d in range(1, r + 1):
-            acc[tuple(slice(d, None) if a == axis else slice(None) for a in range(2))] |= out[
-                tuple(slice(None, -d) if a == axis else slice(None) for a in range(2))]
-            acc[tuple(slice(None, -d) if a == axis else slice(None) for a in range(2))] |= out[
-                tuple(slice(d, None) if a == axis else slice(None) for a in range(2))]
-        out = acc
-    return out
 
 
 def transfer_grain(
@@ -61,7 +48,7 @@ def transfer_grain(
     fil = fil if fil.ndim == 3 else fil[..., None]
     hw = hole[win]
     residual = src - gaussian_blur(src, sigma)
-    clear = ~_dilate(hw, margin)
+    clear = mask_ops.grow(hw.astype(np.uint8) * 255, margin) == 0
     bh, bw = hw.shape
     rng = np.random.default_rng(seed)
     angles = rng.uniform(0, 2 * np.pi, candidates)

@@ -69,8 +69,6 @@ def _op_job(op_name: str, params: Any, original: np.ndarray, layers: list[Layer]
         models = ops.ModelSet.for_this_thread(device, precision)
         ctx = ops.OpContext(_visible(original, layers), models, mask, tile, Progress.wrap(progress), cancel)
         if stage != "run":  # a stage of a multi-stage operation (repair: detect, then fill)
-            import dataclasses
-
             op = dataclasses.replace(op, run=getattr(importlib.import_module(op.run.__module__), stage))
         result = run_step(op, params, ctx, name_step=False)  # the job's title names it already
         return result, models.last_device
