@@ -33,6 +33,8 @@ __all__ = [
     "foxing_mask",
     "lint_mask",
     "paint_damage",
+    "paper_relief",
+    "photo_lines",
     "print_border",
     "rim_of",
     "visible_change",
@@ -216,6 +218,17 @@ def lint_mask(h: int, w: int, rng: np.random.Generator, count: int = 3,
     return cv.result()
 
 
+def paper_relief(h: int, w: int, rng: np.random.Generator) -> FloatArray:
+    """The relief of torn paper fibres as a scanner sees it: a rough height field (cells 1.5–4 px, with
+    coarser lumps) shaded by light from one side, so bumps show a bright and a dark flank. Zero mean,
+    unit std."""
+    height = _smooth_field(h, w, rng, float(rng.uniform(1.5, 4.0))) + 0.6 * _smooth_field(h, w, rng, float(rng.uniform(6.0, 14.0)))
+    a = rng.uniform(0.0, 2.0 * math.pi)
+    gy, gx = np.gradient(height)
+    shade = math.cos(a) * gx + math.sin(a) * gy
+    return ((shade - shade.mean()) / max(float(shade.std()), 1e-6)).astype(np.float32)
+
+
 def rim_of(mask: npt.ArrayLike, width: float) -> FloatArray:
     """The soft band just outside ``mask`` (a break's halo), ``width`` pixels wide; 0 inside the mask."""
     m = deg.to_float(mask)
@@ -243,14 +256,16 @@ def print_border(img: npt.ArrayLike, rng: np.random.Generator) -> FloatArray:
 
 def paint_damage(
     img: npt.ArrayLike, mask: npt.ArrayLike, rng: np.random.Generator, colour: str = "white",
-    opacity: float = 1.0, rim: float = 0.0, rim_width: float = 1.0,
+    opacity: float = 1.0, rim: float = 0.0, rim_width: float = 1.0, paper: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     """Paint ``mask`` in a damage colour (see DAMAGE_COLOURS) with paper texture, plus a rim around it.
 
     ``rim`` > 0 darkens the band around the break by that fraction (lifted emulsion casts a dark edge),
-    < 0 lightens it. Returns (image, visible damage): `visible_change` of the painting, so the mask covers
-    the break and its halo wherever they show, and a detector trained on it learns to cover the halo too.
-    Pixels outside mask and rim are bit-identical.
+    < 0 lightens it. ``paper`` > 0 adds the embossed fibre relief of bare paper (a loss's torn base, lit
+    from one side; its contrast in levels/255 ≈ 60 × paper) to the flat colour. Returns (image, visible
+    damage): `visible_change` of the painting, so the mask covers the break and its halo wherever they
+    show, and a detector trained on it learns to cover the halo too. Pixels outside mask and rim are
+    bit-identical.
     """
     a, shape = _prep(img)
     h, w, c = a.shape
@@ -262,6 +277,8 @@ def paint_damage(
     level = rng.uniform(0.9, 1.03) if colour != "dark" else rng.uniform(0.6, 1.6)
     base = deg._fit_channels(np.clip(np.asarray(DAMAGE_COLOURS[colour]) * level, 0.0, 1.0), c)
     tex = 0.03 * _smooth_field(h, w, rng, 2.0)[:, :, None] + 0.02 * _smooth_field(h, w, rng, 12.0)[:, :, None]
+    if paper > 0:
+        tex = tex + np.float32(paper) * paper_relief(h, w, rng)[:, :, None]
     target = np.clip(base + tex, 0.0, 1.0)
     mv = (m * np.float32(opacity))[:, :, None]
     out = a + mv * (target - a)
@@ -281,6 +298,37 @@ def visible_change(before: npt.ArrayLike, after: npt.ArrayLike, full: float = VI
     b, _ = _prep(before)
     d = np.abs(_prep(after)[0] - b).max(axis=2)
     return np.clip(d / np.float32(full), 0.0, 1.0).astype(np.float32)
+
+
+def photo_lines(img: npt.ArrayLike, rng: np.random.Generator, scale: float = 1.0) -> FloatArray:
+    """Thin lines that belong to the photo, not to its damage (hard negatives for a detector): a striped
+    or pinstriped garment patch, or a few long straight edges such as window frames, poles and wires,
+    dark or light, 1–3 px wide. Drawn before the damage, so they are part of the truth."""
+    a, shape = _prep(img)
+    h, w, c = a.shape
+    lin = float(scale)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = a.copy()
+    for _ in range(int(rng.integers(1, 3))):
+        tone = np.float32(rng.uniform(0.05, 0.3)) * (1.0 if rng.random() < 0.5 else -1.0)
+        if rng.random() < 0.5:  # stripes over a blob: cloth
+            ang = rng.uniform(0.0, math.pi)
+            period = rng.uniform(4.0, 14.0) * lin
+            width = rng.uniform(0.8, 2.5) * lin
+            phase = (xx * math.cos(ang) + yy * math.sin(ang) + _smooth_field(h, w, rng, 40.0) * rng.uniform(0.0, 3.0)) % period
+            line = np.clip(width / 2 + 0.5 - np.abs(phase - period / 2), 0.0, 1.0)
+            cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+            r = rng.uniform(0.15, 0.45) * max(h, w)
+            region = np.clip((r - np.hypot(yy - cy, xx - cx) + 8.0 * _smooth_field(h, w, rng, 16.0)) / 6.0, 0.0, 1.0)
+            field = line * region
+        else:  # long straight edges
+            field = np.zeros((h, w), np.float32)
+            ang = rng.uniform(0.0, math.pi) if rng.random() < 0.4 else rng.choice([0.0, math.pi / 2]) + rng.normal(0.0, 0.03)
+            for _ in range(int(rng.integers(1, 4))):
+                d = (xx - rng.uniform(0, w)) * math.sin(ang) - (yy - rng.uniform(0, h)) * math.cos(ang)
+                field = np.maximum(field, np.clip(rng.uniform(0.8, 3.0) * lin / 2 + 0.5 - np.abs(d), 0.0, 1.0))
+        out = out + (tone * field)[:, :, None]
+    return _done(np.clip(out, 0.0, 1.0), shape)
 
 
 def _crease(img: FloatArray, rng: np.random.Generator, lin: float) -> tuple[FloatArray, FloatArray]:
@@ -330,9 +378,11 @@ def damage_print(
         out = print_border(out, rng)
     if rng.random() < 0.2:
         out = deg.apply_damage(out, deg.stain_mask(h, w, rng, 1), rng, "stain")
+    if rng.random() < 0.3:
+        out = photo_lines(out, rng, lin)
     toned = out
     if kinds is None:
-        p = {"crack_web": 0.35, "craquelure": 0.15, "crease": 0.25, "tear": 0.08, "flaking": 0.3,
+        p = {"crack_web": 0.35, "craquelure": 0.15, "crease": 0.25, "tear": 0.08, "flaking": 0.4,
              "foxing": 0.15, "dust": 0.6, "lint": 0.25, "film_scratches": 0.15}
         kinds = tuple(k for k, q in p.items() if rng.random() < q * max(s, 0.3)) or (str(rng.choice(list(p))),)
     elif any(k not in PRINT_DAMAGE_KINDS for k in kinds):
@@ -340,9 +390,9 @@ def damage_print(
     masks = []
     light = lambda: str(rng.choice(["white", "cream", "yellowed", "white"]))  # noqa: E731
 
-    def lay(m: FloatArray, colour: str, opacity: float, rim: float = 0.0) -> None:
+    def lay(m: FloatArray, colour: str, opacity: float, rim: float = 0.0, paper: float = 0.0) -> None:
         nonlocal out
-        out, vis = paint_damage(out, m, rng, colour, opacity, rim, max(0.8 * lin, 0.6))
+        out, vis = paint_damage(out, m, rng, colour, opacity, rim, max(0.8 * lin, 0.6), paper)
         masks.append(vis)
 
     for kind in kinds:
@@ -362,13 +412,18 @@ def damage_print(
             fibre *= _smooth_field(h, w, rng, 1.5) > -0.3
             lay(np.maximum(m, fibre), "white", 1.0)
             backing = rng.random() < 0.35
-            lay(m, "dark" if backing else str(rng.choice(["white", "cream"])), 1.0)
+            lay(m, "dark" if backing else str(rng.choice(["white", "cream"])), 1.0, paper=0.0 if backing else rng.uniform(0.0, 0.12))
         elif kind == "flaking":
-            if rng.random() < 0.5:  # many small flakes
+            if rng.random() < 0.4:  # many small flakes
                 m = flaking_mask(h, w, rng, max(1, int(rng.poisson(4.0 * s * area))), (2.0 * lin, 12.0 * lin))
-            else:  # a few large losses: bare paper showing in ragged patches tens of pixels across
-                m = flaking_mask(h, w, rng, max(1, int(rng.poisson(1.2 * s * area))), (15.0 * lin, 60.0 * lin))
-            lay(m, light() if rng.random() < 0.85 else "dark", rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.3))
+                lay(m, light() if rng.random() < 0.85 else "dark", rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.3),
+                    rng.uniform(0.0, 0.08))
+            else:  # a few large losses: bare, fibrous paper showing in ragged patches tens of pixels across,
+                # sometimes only half lifted (a paler, mottled patch rather than white)
+                m = flaking_mask(h, w, rng, max(1, int(rng.poisson(1.2 * s * area))), (15.0 * lin, 80.0 * lin))
+                lay(m, light() if rng.random() < 0.9 else "dark",
+                    rng.uniform(0.8, 1.0) if rng.random() < 0.7 else rng.uniform(0.4, 0.8), rng.uniform(0.0, 0.3),
+                    rng.uniform(0.03, 0.16))
         elif kind == "foxing":
             m = foxing_mask(h, w, rng, max(1, int(rng.poisson(12.0 * s * area))), (1.0 * lin, 6.0 * lin))
             lay(m, str(rng.choice(["yellowed", "dark"])), rng.uniform(0.35, 0.8))
@@ -388,7 +443,8 @@ def damage_print(
     if scan:
         sigma = float(rng.uniform(0.2, 0.9))
         mask = np.maximum(mask, deg.gaussian_blur(mask, sigma))
-        settings = (sigma, float(rng.uniform(0.0, 0.045)), float(rng.uniform(0.6, 1.5)),
+        grain = float(rng.uniform(0.0, 0.045)) if rng.random() < 0.8 else float(rng.uniform(0.045, 0.08))
+        settings = (sigma, grain, float(rng.uniform(0.6, 1.5)),
                     float(rng.uniform(0.002, 0.01)), int(rng.integers(40, 96)) if rng.random() < 0.5 else 0)
         seed = int(rng.integers(2**31))
         out = _scan(out, settings, seed)
