@@ -12,7 +12,8 @@ from restorer_gui import paths
 
 MAX_RECENT = 10
 # which Settings field holds the model chosen for each GUI task
-MODEL_CHOICE_FIELDS = {"inpaint": "inpaint_model", "denoise": "denoise_model", "detect-scratches": "detect_model"}
+MODEL_CHOICE_FIELDS = {"inpaint": "inpaint_model", "denoise": "denoise_model", "detect-scratches": "detect_model",
+                       "enhance": "enhance_model"}
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Settings:
     inpaint_model: str = ""
     denoise_model: str = ""
     detect_model: str = ""
+    enhance_model: str = ""
+    enhance_strength: int = 100  # Fix Fading and Colour: % of the correction (remembered)
     repair_threshold: float = 0.0  # Repair Damage's detector cut (0 = the model card's)
     default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
     autosave_minutes: int = 3  # 0 = off

@@ -36,8 +36,9 @@ from typing import Any
 from restorer_gui import paths
 from restorer_gui.core.errors import RestorerError, a_an
 
-TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face")
-"""denoise/restore: same-size image-to-image cleanup; upscale: larger output; face: face crops."""
+TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face", "enhance")
+"""denoise/restore: same-size image-to-image cleanup; upscale: larger output; face: face crops;
+enhance: fading, colour casts and contrast of the whole photo."""
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ Forward signatures by task (tensors B×C×H×W, float, values in [0, 1]):
   denoise:          forward(x, sigma) -> x̂; sigma: B-tensor of levels on the 0–1 scale, or None (blind)
   inpaint:          forward(image, mask) -> image; mask B×1×H×W with 1 = hole
   detect-scratches: forward(image) -> logits B×1×H×W
+  enhance:          forward(image) -> the corrected image (any size; fading, casts, contrast)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 _MODULES = (
     "restorer_gui.inference.archs.denoise_unet",
+    "restorer_gui.inference.archs.enhance_curves",
     "restorer_gui.inference.archs.inpaint_net",
     "restorer_gui.inference.archs.scratch_unet",
 )

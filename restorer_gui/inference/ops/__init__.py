@@ -8,7 +8,7 @@ and a line below (tests check that every front end knows every operation). No to
 from __future__ import annotations
 
 from restorer_gui.core.recipe import RecipeError
-from restorer_gui.inference.ops import denoise, detect, face, inpaint, repair, run_model, upscale
+from restorer_gui.inference.ops import denoise, detect, enhance, face, inpaint, repair, run_model, upscale
 from restorer_gui.inference.ops.base import ModelSet, OpContext, OpResult, Operation, chosen_model, model_for
 
 __all__ = [
@@ -22,6 +22,7 @@ OPERATIONS: dict[str, Operation] = {
         detect.OPERATION,
         inpaint.OPERATION,
         denoise.OPERATION,
+        enhance.OPERATION,
         upscale.OPERATION,
         face.OPERATION,
         run_model.OPERATION,
@@ -29,7 +30,7 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 #: operations that make sense as a step of a chain over whole photos (`--steps`)
-CHAIN_STEPS = ("repair", "denoise", "upscale")
+CHAIN_STEPS = ("repair", "denoise", "enhance", "upscale")
 
 
 def get(name: str) -> Operation:

@@ -44,7 +44,8 @@ def _combo(items: list[tuple[str, str]], current: str) -> QComboBox:
 
 # the GUI command each task's model serves, and the model tasks it accepts
 MODEL_COMMANDS = {"inpaint": ("Inpaint", ("inpaint",)), "denoise": ("Denoise", ("denoise", "restore")),
-                  "detect-scratches": ("Detect scratches", ("detect-scratches",))}
+                  "detect-scratches": ("Detect scratches", ("detect-scratches",)),
+                  "enhance": ("Fix fading and colour", ("enhance",))}
 
 
 def model_choices(tasks: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -1,0 +1,124 @@
+"""Fix fading and colour: an enhancement model (task "enhance") corrects faded tones, casts and uneven
+fading; a strength 0–100 % blends its result with the photo, on the whole photo or inside the mask.
+
+The model predicts its correction from a thumbnail of the whole photo and applies it at full resolution in
+row strips (progress and cancel between strips); a region (the GUI's preview) is corrected exactly as it
+would be inside the whole photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from restorer_gui.core.recipe import RecipeError
+from restorer_gui.inference import engine
+from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn
+from restorer_gui.inference.ops.base import OpContext, OpResult, Operation
+
+TASKS = ("enhance",)
+STRIP_ROWS = 256
+
+
+@dataclass(frozen=True)
+class EnhanceParams:
+    strength: float = 100.0  # % of the correction applied (0 = the photo unchanged)
+    inside_mask: bool = False  # only where the mask is painted (stains), blended by its value
+    model: str | None = None  # id or path; None: the chosen or default enhancement model
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.strength <= 100:
+            raise RecipeError("enhance: the strength must be between 0 and 100 (%)")
+
+
+def _scale(dtype: np.dtype) -> float:
+    return 65535.0 if dtype == np.uint16 else 255.0
+
+
+def _tensor(pixels: np.ndarray, scale: float, device: Any) -> Any:
+    """H×W×C (C = 1 or 3) pixels → 1×3×H×W float in [0, 1] (gray repeated)."""
+    import torch
+
+    a = pixels.astype(np.int32) if pixels.dtype == np.uint16 else pixels  # torch has no uint16 arithmetic
+    t = torch.from_numpy(np.ascontiguousarray(a)).to(device).permute(2, 0, 1)[None].float().div_(scale)
+    return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
+
+
+def predict(image: np.ndarray, model: Any) -> Any:
+    """The model's correction for this photo (from its thumbnail); reused for regions of the same photo.
+    A large photo is first block-averaged in numpy (no full-size float copy), then area-pooled by the net."""
+    import torch
+
+    parts = engine.split_channels(image)
+    colour = parts.colour_view(parts.pixels)
+    net = model.module
+    h, w = colour.shape[:2]
+    f = max(1, min(h, w) // (2 * int(getattr(net, "thumb", 256))))
+    small = colour
+    if f > 1:
+        hh, ww = h // f * f, w // f * f
+        small = colour[:hh, :ww].reshape(hh // f, f, ww // f, f, -1).mean(axis=(1, 3), dtype=np.float32)
+    with torch.inference_mode():
+        return net.predict(net.thumbnail(_tensor(small, _scale(image.dtype), model.device)))
+
+
+def enhance(image: np.ndarray, model: Any, strength: float = 100.0, mask: np.ndarray | None = None,
+            box: tuple[int, int, int, int] | None = None, params: Any = None,
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
+    """The corrected photo (same shape and dtype as ``image``; alpha kept), or its region ``box`` =
+    (x0, y0, x1, y1) corrected as inside the whole photo, with ``params`` from `predict` (computed when
+    None). ``strength`` 0–100 %; ``mask`` (uint8 H×W of the photo, 255 = apply) limits it, by its value."""
+    import torch
+
+    engine.require_task(model, *TASKS)
+    parts = engine.split_channels(image)
+    pixels, ncol = parts.pixels, parts.colour
+    scale = _scale(image.dtype)
+    h, w = pixels.shape[:2]
+    if params is None:
+        params = predict(image, model)
+    weights = None if mask is None else engine.mask_weights(mask, (h, w))
+    x0, y0, x1, y1 = box or (0, 0, w, h)
+    region = pixels[y0:y1, x0:x1]
+    out = region.copy()  # alpha as it was
+    s = float(np.clip(strength, 0.0, 100.0)) / 100.0
+    prog = Progress.wrap(progress)
+    rows = y1 - y0
+    with torch.inference_mode():
+        for top in range(0, rows, STRIP_ROWS):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            bottom = min(rows, top + STRIP_ROWS)
+            x = _tensor(region[top:bottom, :, :ncol], scale, model.device)
+            y = model.module.apply(x, params, (y0 + top, x0, h, w))
+            if mask is not None:
+                m = torch.from_numpy(np.ascontiguousarray(weights[y0 + top:y0 + bottom, x0:x1])).to(y.device)
+                y = torch.lerp(x, y, m.float().mul_(s / 255.0)[None, None])
+            elif s < 1.0:
+                y = torch.lerp(x, y, s)
+            if ncol == 1:
+                y = y.mean(1, keepdim=True)
+            y = y[0].permute(1, 2, 0).mul_(scale).add_(0.5).clamp_(0, scale)
+            out[top:bottom, :, :ncol] = y.cpu().numpy().astype(image.dtype)
+            prog(bottom / max(rows, 1), "correcting")
+    return parts.restore_shape(out)
+
+
+def run(ctx: OpContext, p: EnhanceParams) -> OpResult:
+    model = ctx.models.get(TASKS, p.model, ctx.progress)
+    mask = ctx.mask if p.inside_mask else None
+    if p.inside_mask and mask is None:
+        mask = np.zeros(ctx.image.shape[:2], np.uint8)  # nothing painted: nothing changes
+    ctx.progress(0.05, "reading the photo")
+    out = enhance(ctx.image, model, p.strength, mask, progress=ctx.progress.sub(0.1, 1.0), cancel=ctx.cancel)
+    label = "Fix fading" + (f" {p.strength:.0f} %" if p.strength < 100 else "") + (" in mask" if p.inside_mask else "")
+    info = {"model": model.id, "strength": p.strength, "inside_mask": p.inside_mask}
+    return OpResult(image=out, label=label, info=info)
+
+
+OPERATION = Operation(
+    name="enhance", title="Fix Fading and Colour", help="bring back faded colour and contrast (casts, yellowing, uneven fading)",
+    params=EnhanceParams, run=run, models={"model": TASKS}, returns="image", mask="optional",
+)
