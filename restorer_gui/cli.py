@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from restorer_gui import __version__, paths
+from restorer_gui.commandline import CommandError, run_command
+from restorer_gui.commandline import error as _error
 from restorer_gui.core.errors import RestorerError
 
 
@@ -66,18 +68,6 @@ def cmd_info(_args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- restoration commands
-
-
-class CommandError(RestorerError):
-    """Stops a command with a one-line message and an exit code."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _error(message: str) -> None:
-    print(f"restorer: {message}", file=sys.stderr)
 
 
 def _models(device: str) -> Any:
@@ -483,10 +473,11 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{m.id:<28} {m.task or '?':<17} {m.source:<9} {params:>10}  {m.architecture or 'auto'}{note}")
         return 0
     if args.action == "import":
+        from restorer_gui.inference.model_import import import_model
         from restorer_gui.inference.safe_load import ModelLoadError
 
         try:
-            info = registry.import_model(args.file, model_id=args.id, task=args.task)
+            info = import_model(args.file, model_id=args.id, task=args.task)
         except ModelLoadError as exc:
             raise CommandError(str(exc), 1) from None
         except registry.RegistryError as exc:
@@ -674,23 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from restorer_gui.logs import quiet_library_warnings
-
-    quiet_library_warnings()
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if not getattr(args, "func", None):
-        parser.print_usage(sys.stderr)
-        print("restorer: error: a command is required", file=sys.stderr)
-        return 2
-    try:
-        return int(args.func(args))
-    except CommandError as exc:
-        _error(str(exc))
-        return exc.code
-    except KeyboardInterrupt:
-        print("restorer: interrupted", file=sys.stderr)
-        return 130
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,8 @@ from restorer_gui.core.project import ProjectError, ProjectSnapshot, load_projec
 from restorer_gui.qt.workers import Job
 
 if TYPE_CHECKING:
-    from restorer_gui.qt.main_window import MainWindow
+    from restorer_gui.qt.document_model import DocumentModel
+    from restorer_gui.qt.restore import RestoreController
 
 log = logging.getLogger(__name__)
 AFTER_RESULT_DELAY_MS = 1500
@@ -36,9 +38,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Autosave(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    """Saves whatever *current_model* returns, through *restore*'s I/O lane, every *minutes* (0: never)."""
+
+    def __init__(self, parent: QObject, minutes: int, current_model: Callable[[], DocumentModel | None],
+                 restore: RestoreController) -> None:
+        super().__init__(parent)
+        self.current_model = current_model
+        self.restore = restore
+        self.minutes = 0
         self.folder = paths.autosave_dir()
         self.project = self.folder / f"session-{os.getpid()}.rgproj"
         self.info = self.project.with_suffix(".json")
@@ -50,9 +57,10 @@ class Autosave(QObject):
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
         self._soon.timeout.connect(self.save_now)
-        self.set_interval(window.settings.autosave_minutes)
+        self.set_interval(minutes)
 
     def set_interval(self, minutes: int) -> None:
+        self.minutes = minutes
         if minutes > 0:
             self.timer.start(int(minutes * 60_000))
         else:
@@ -72,12 +80,12 @@ class Autosave(QObject):
 
     def _on_result(self) -> None:
         self._dirty = True
-        if self.window.settings.autosave_minutes > 0:
+        if self.minutes > 0:
             self._soon.start(AFTER_RESULT_DELAY_MS)
 
     def save_now(self) -> Job | None:
         """Queue an autosave of the current document if it changed since the last one."""
-        model = self.window.model
+        model = self.current_model()
         if model is None or self._busy or not self._dirty:
             return None
         if not model.modified:
@@ -100,9 +108,9 @@ class Autosave(QObject):
         def done(_result) -> None:
             self.saves += 1
 
-        job = self.window.restore.submit("Autosave", fn, done, document_bound=False, lane="io", quiet=True)
+        job = self.restore.submit("Autosave", fn, done, document_bound=False, lane="io", quiet=True)
         job_id = job.id
-        pool = self.window.restore.pool
+        pool = self.restore.pool
 
         def finished(finished_id: int, *_rest) -> None:
             if finished_id == job_id:
@@ -138,9 +146,10 @@ class Autosave(QObject):
                 found.append((project, {}))
         return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
 
-    def recover(self, project: Path):
-        """Load an orphaned autosave; returns (document, selected index). Raises ProjectError."""
-        doc, selected = load_project(project, self.window.settings.max_image_pixels)
+    def recover(self, project: Path, max_pixels: int):
+        """Load an orphaned autosave (photos up to *max_pixels*); returns (document, selected index).
+        Raises ProjectError."""
+        doc, selected = load_project(project, max_pixels)
         doc.project_path = None  # the autosave is not the user's project file
         return doc, selected
 

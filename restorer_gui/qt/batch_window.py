@@ -1,4 +1,4 @@
-"""The batch progress window and `open_batch_dialog`, the File ▸ Batch Denoise Folder… entry point.
+"""The batch progress window, `ask_for_batch` (File ▸ Batch Denoise Folder…'s dialog) and `start_batch`.
 
 The batch runs as one job on the worker pool's model lane: the job's thread runs the model, the
 runner's own threads decode and write files.  The runner's callbacks arrive from those threads
@@ -9,6 +9,7 @@ non-modal: the main window stays usable while the batch runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from restorer_gui.qt.batch_dialog import BatchChoices, BatchDialog
 from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
 
 if TYPE_CHECKING:
-    from restorer_gui.qt.main_window import MainWindow
+    from restorer_gui.settings import Settings
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second
 
@@ -339,34 +340,27 @@ def _denoise_models() -> list[tuple[str, str]]:
     return [(i.id, i.label) for i in infos]
 
 
-def start_batch(window: MainWindow, choices: BatchChoices) -> BatchWindow:
-    """Open the progress window for *choices* and queue the batch on the window's model lane."""
-    old: BatchWindow | None = getattr(window, "_batch_window", None)
-    if old is not None and not old.running:  # one finished window at a time
-        old.close()
-        old.deleteLater()
-    batch = BatchWindow(choices, window)
-    s = window.settings
-    batch.start(window.restore.pool, s.device, s.precision, s.max_image_pixels, s.tile_size or None)
+def start_batch(parent: QWidget, settings: Settings, pool: WorkerPool, choices: BatchChoices,
+                previous: BatchWindow | None = None) -> BatchWindow:
+    """Open the progress window for *choices* and queue the batch on *pool*'s model lane; a finished
+    *previous* window goes (one batch window at a time)."""
+    if previous is not None and not previous.running:
+        previous.close()
+        previous.deleteLater()
+    batch = BatchWindow(choices, parent)
+    batch.start(pool, settings.device, settings.precision, settings.max_image_pixels, settings.tile_size or None)
     batch.show()
-    window._batch_window = batch  # one batch window per main window (see open_batch_dialog)
     return batch
 
 
-def open_batch_dialog(window: MainWindow) -> BatchWindow | None:
-    """File ▸ Batch Denoise Folder…: show the running batch, or ask for a new one and start it."""
-    running: BatchWindow | None = getattr(window, "_batch_window", None)
-    if running is not None and running.running:
-        running.show()
-        running.raise_()
-        running.activateWindow()
-        return running
+def ask_for_batch(parent: QWidget, settings: Settings, show_error: Callable[[str, str], None]) -> BatchChoices | None:
+    """File ▸ Batch Denoise Folder…'s options dialog: the choices (remembered in *settings* and on disk), or None."""
     models = _denoise_models()
     if not models:
-        window.show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")
+        show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")
         return None
-    dialog = BatchDialog(models, window.settings, window)
+    dialog = BatchDialog(models, settings, parent)
     if dialog.exec() != BatchDialog.DialogCode.Accepted:
         return None
-    settings_mod.save(window.settings)
-    return start_batch(window, dialog.choices())
+    settings_mod.save(settings)
+    return dialog.choices()

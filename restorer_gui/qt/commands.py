@@ -6,7 +6,7 @@ pushed with `applied=True` so that first redo is skipped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
@@ -14,22 +14,27 @@ from restorer_gui.core.history import (  # noqa: F401 - re-exported for the GUI
     AddLayerEdit,
     CompoundEdit,
     Edit,
+    EditTarget,
     LayerPropsEdit,
     MaskPatchEdit,
     MoveLayerEdit,
     RemoveLayerEdit,
 )
 
-if TYPE_CHECKING:
-    from restorer_gui.qt.document_model import DocumentModel
-
 MERGE_LAYER_PROPS = 1001
+
+
+class UndoTarget(EditTarget, Protocol):
+    """What a command changes (the GUI's document model): an `EditTarget` that says when it is replaying
+    its own history, so that the stack's redo/undo calls leave it alone."""
+
+    replaying: bool
 
 
 class EditCommand(QUndoCommand):
     """Adapts an `Edit` to QUndoStack; does nothing while the model replays its history."""
 
-    def __init__(self, model: DocumentModel, edit: Edit, applied: bool) -> None:
+    def __init__(self, model: UndoTarget, edit: Edit, applied: bool) -> None:
         super().__init__(edit.text)
         self.model = model
         self.edit = edit

@@ -11,15 +11,15 @@ from PySide6.QtGui import QUndoStack
 from restorer_gui.core.document import Document
 from restorer_gui.core.layers import Layer
 from restorer_gui.core.mask_ops import Rect
-from restorer_gui.qt.commands import (
+from restorer_gui.core.history import (
     AddLayerEdit,
     Edit,
-    EditCommand,
     LayerPropsEdit,
     MaskPatchEdit,
     MoveLayerEdit,
     RemoveLayerEdit,
 )
+from restorer_gui.qt.commands import EditCommand
 
 DEFAULT_UNDO_BUDGET = 512 * 1024 * 1024
 

@@ -7,6 +7,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QUrl
@@ -58,6 +59,10 @@ from restorer_gui.qt.restore import RestoreController
 from restorer_gui.qt.tools import Tool, ToolSettings
 from restorer_gui.qt.welcome import WelcomePage
 
+if TYPE_CHECKING:
+    from restorer_gui.qt.batch_dialog import BatchChoices
+    from restorer_gui.qt.batch_window import BatchWindow
+
 log = logging.getLogger(__name__)
 
 
@@ -100,7 +105,8 @@ class MainWindow(QMainWindow):
         self._make_docks()
         self._make_actions()
         self.restore = RestoreController(self)
-        self.autosave = Autosave(self)
+        self.autosave = Autosave(self, self.settings.autosave_minutes, lambda: self.model, self.restore)
+        self._batch_window: BatchWindow | None = None
         self._make_menus()
         self._make_toolbars()
         self._make_status_bar()
@@ -816,7 +822,7 @@ class MainWindow(QMainWindow):
                 self.autosave.remove(old)
             return False
         try:
-            doc, selected = self.autosave.recover(project)
+            doc, selected = self.autosave.recover(project, self.settings.max_image_pixels)
         except ProjectError as exc:
             self.show_error("Cannot recover the work", str(exc))
             return False
@@ -849,11 +855,25 @@ class MainWindow(QMainWindow):
         self.restore.device_label.setText(f"Device: {new.device}")
         settings_mod.save(new)
 
-    def open_batch_dialog(self) -> None:
-        """File ▸ Batch Denoise Folder…: the options dialog, then a non-modal progress window."""
-        from restorer_gui.qt.batch_window import open_batch_dialog
+    def open_batch_dialog(self) -> BatchWindow | None:
+        """File ▸ Batch Denoise Folder…: the running batch's window, or the options dialog and a new batch."""
+        from restorer_gui.qt.batch_window import ask_for_batch
 
-        open_batch_dialog(self)
+        running = self._batch_window
+        if running is not None and running.running:
+            running.show()
+            running.raise_()
+            running.activateWindow()
+            return running
+        choices = ask_for_batch(self, self.settings, self.show_error)
+        return None if choices is None else self.start_batch(choices)
+
+    def start_batch(self, choices: BatchChoices) -> BatchWindow:
+        """Run a batch on the workers' model lane in a non-modal progress window (one per main window)."""
+        from restorer_gui.qt.batch_window import start_batch
+
+        self._batch_window = start_batch(self, self.settings, self.restore.pool, choices, self._batch_window)
+        return self._batch_window
 
     def _about(self) -> None:
         AboutDialog(self.restore.device_label.text(), self).exec()

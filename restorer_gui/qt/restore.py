@@ -30,7 +30,7 @@ from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
 from restorer_gui.settings import MODEL_CHOICE_FIELDS
 
 if TYPE_CHECKING:
-    from restorer_gui.qt.main_window import MainWindow
+    from restorer_gui.qt.host import EditorWindow
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model
 class RestoreController(QObject):
     """Owns the worker pool, the Restore actions and the progress widgets in the status bar."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: EditorWindow) -> None:
         super().__init__(window)
         self.window = window
         self.pool = WorkerPool(parent=self)
@@ -108,7 +108,7 @@ class RestoreController(QObject):
         self.pool.job_cancelled.connect(self._on_cancelled)
         self._make_actions()
         self._make_status_widgets()
-        self.review = DamageReview(self)
+        self.review = DamageReview(window, fill=self.fill_damage, show_mask=self._show_mask)
         self.denoise_dialog_open: DenoiseDialog | None = None
         self._cancelling = False
         self.update_enabled()
@@ -451,8 +451,10 @@ class RestoreController(QObject):
 
     def import_model(self, path: str | Path) -> Job:
         def fn(progress, cancel):
+            from restorer_gui.inference.model_import import import_model
+
             progress(0.1, "Checking the model file…")
-            return registry.import_model(path), ""
+            return import_model(path), ""
 
         def apply(info: registry.ModelInfo) -> None:
             self.window.statusBar().showMessage(f"Imported {info.label} ({info.task}).", 8000)

@@ -3,6 +3,7 @@ re-cuts the detector's probability map at once (no model run), the brush edits i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from restorer_gui.core import mask_ops
 
 if TYPE_CHECKING:
     from restorer_gui.qt.document_model import DocumentModel
-    from restorer_gui.qt.restore import RestoreController
+    from restorer_gui.qt.host import EditorWindow
 
 
 def sensitivity_to_threshold(sensitivity: int) -> float:
@@ -28,10 +29,12 @@ def threshold_to_sensitivity(threshold: float) -> int:
 class DamageReview(QToolBar):
     """A bar above the photo while a detected damage mask is being reviewed."""
 
-    def __init__(self, controller: RestoreController) -> None:
-        super().__init__("Review damage", controller.window)
+    def __init__(self, host: EditorWindow, fill: Callable[[], Any], show_mask: Callable[[], None]) -> None:
+        """*host* is the main window; *fill* is Fill Damage (stage 2); *show_mask* turns the mask overlay on."""
+        super().__init__("Review damage", host)
         self.setObjectName("ReviewDamageBar")
-        self.controller = controller
+        self.host = host
+        self._show_mask = show_mask
         self.model: DocumentModel | None = None
         self._prob: np.ndarray | None = None
         self._base: np.ndarray | None = None
@@ -48,12 +51,12 @@ class DamageReview(QToolBar):
         self.addWidget(self.value_label)
         self.fill_button = QPushButton("Fill Damage")
         self.fill_button.setDefault(True)
-        self.fill_button.clicked.connect(controller.fill_damage)
+        self.fill_button.clicked.connect(fill)
         self.addWidget(self.fill_button)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.finish)
         self.addWidget(self.close_button)
-        controller.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self)
+        host.addToolBar(Qt.ToolBarArea.TopToolBarArea, self)
         self.setVisible(False)
 
     @property
@@ -72,14 +75,14 @@ class DamageReview(QToolBar):
         self.slider.blockSignals(False)
         self.value_label.setText(f" {self.slider.value()} % ")
         model.replace_mask(np.maximum(self._base, result.mask), "Detect damage")
-        self.controller._show_mask()
+        self._show_mask()
         self.setVisible(True)
-        self.controller.window.statusBar().showMessage(
+        self.host.statusBar().showMessage(
             f"{result.info.get('summary', '')} Review the mask, then Fill Damage.", 15_000)
 
     def _on_sensitivity_changed(self, value: int) -> None:
         self.value_label.setText(f" {value} % ")
-        if self.model is None or self._prob is None or self.model is not self.controller.window.model:
+        if self.model is None or self._prob is None or self.model is not self.host.model:
             return
         from restorer_gui.inference.ops.detect import describe
 
@@ -88,8 +91,8 @@ class DamageReview(QToolBar):
             found = mask_ops.grow(found, self._grow)
         mask = np.maximum(self._base, found)
         self.model.replace_mask(mask, f"Damage sensitivity {value} %")
-        self.controller.window.settings.repair_threshold = sensitivity_to_threshold(value)
-        self.controller.window.statusBar().showMessage(describe(found)[0], 8000)
+        self.host.settings.repair_threshold = sensitivity_to_threshold(value)
+        self.host.statusBar().showMessage(describe(found)[0], 8000)
 
     def finish(self) -> None:
         self.model = None

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from restorer_gui.commandline import CommandError, run_command
+
 __all__ = ["add_parsers", "main"]
 
 _TASKS = ("denoise", "inpaint", "scratch")
@@ -21,7 +23,6 @@ def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argp
 
     @functools.wraps(cmd)
     def run(args: argparse.Namespace) -> int:
-        from restorer_gui.cli import CommandError
         from restorer_gui.inference.safe_load import ModelLoadError
 
         try:
@@ -162,8 +163,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.task == "repair":
         return _cmd_eval_repair(args)
     if args.model is None:
-        from restorer_gui.cli import CommandError
-
         raise CommandError(f"eval {args.task} needs --model")
     model, card = ev.load_model(args.model)
     sets = ev.resolve_sets(args.sets or _DEFAULT_SETS[args.task])
@@ -198,7 +197,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_repair(args: argparse.Namespace) -> int:
-    from restorer_gui.cli import CommandError
     from restorer_gui.core.errors import RestorerError
     from restorer_gui.inference import ops
     from restorer_gui.training import evaluate as ev
@@ -240,7 +238,6 @@ def _cmd_eval_repair(args: argparse.Namespace) -> int:
 
 
 def _cmd_patches(args: argparse.Namespace) -> int:
-    from restorer_gui.cli import CommandError
     from restorer_gui.training.datasets import write_patch_cache
     from restorer_gui.training.trainer import DEFAULT_TRAIN_DATA
 
@@ -266,10 +263,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The same as ``restorer train|eval|export ...`` (one parser, one way of reporting errors)."""
-    from restorer_gui.cli import main as restorer_main
-
-    return restorer_main(sys.argv[1:] if argv is None else list(argv))
+    """The same as ``restorer train|eval|patches|export ...`` (the same subcommands, the same error rule)."""
+    parser = argparse.ArgumentParser(prog="restorer", description="Train, evaluate and export restorer's models.")
+    add_parsers(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    return run_command(parser, None if argv is None else list(argv))
 
 
 if __name__ == "__main__":

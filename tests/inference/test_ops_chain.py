@@ -135,6 +135,76 @@ def test_import_contract_keeps_qt_out_of_core_and_inference_and_torch_out_of_cor
         probe.unlink()
 
 
+def _import_graph(package: Path) -> dict[str, set[str]]:
+    """Module → the package's modules it imports: at the top, inside functions and under TYPE_CHECKING alike
+    (a type-only import is still a dependency between the two modules)."""
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def known(name: str) -> str | None:  # the module a dotted name lives in (a package's name is its __init__)
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {name: set() for name in modules}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [known(a.name) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here[: len(here) - node.level + 1] + [node.module or ""]) if node.level else node.module
+                targets = [known(f"{base}.{a.name}") for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t and t != name and t.split(".")[0] == package.name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The import circles: modules that reach each other (strongly connected components of two or more)."""
+    reach = {}
+    for start in graph:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        reach[start] = seen
+    circles = {frozenset({a} | {b for b in reach[a] if a in reach[b]}) for a in graph if a in reach[a]}
+    return [set(c) for c in circles]
+
+
+#: a circle still allowed: the operation registry lists run_model, and run_model looks up, in that registry,
+#: the operation that serves a model's task
+ALLOWED_CIRCLES = [{"restorer_gui.inference.ops", "restorer_gui.inference.ops.run_model"}]
+
+
+def test_no_import_circles_between_modules(tmp_path):
+    """The untangled circles (#18) stay untangled: the main window and its parts (autosave, batch window,
+    restore controller, damage review), the undo commands and the document model, the model loader and
+    registry, the two command lines. No other circle appears either."""
+    graph = _import_graph(ROOT)
+    assert len(graph) > 60 and "restorer_gui.qt.main_window" in graph["restorer_gui.app"]
+    circles = [c for c in _cycles(graph) if not any(c <= allowed for allowed in ALLOWED_CIRCLES)]
+    assert not circles, "import circles: " + "; ".join(" ↔ ".join(sorted(c)) for c in circles)
+    for low, high in (("qt.autosave", "qt.main_window"), ("qt.batch_window", "qt.main_window"),
+                      ("qt.restore", "qt.main_window"), ("qt.review", "qt.restore"),
+                      ("qt.commands", "qt.document_model"), ("inference.registry", "inference.loader"),
+                      ("training.cli", "cli")):
+        assert f"restorer_gui.{high}" not in graph[f"restorer_gui.{low}"], f"{low} imports {high} again"
+    # and the check bites: a type-only import and one inside a function close a circle
+    pkg = tmp_path / "restorer_gui"
+    (pkg / "qt").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "qt" / "__init__.py").write_text("")
+    (pkg / "qt" / "window.py").write_text("def f():\n    from restorer_gui.qt.part import Part\n")
+    (pkg / "qt" / "part.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .window import W\n")
+    assert _cycles(_import_graph(pkg)) == [{"restorer_gui.qt.window", "restorer_gui.qt.part"}]
+
+
 def test_operations_load_no_torch_on_import():
     import subprocess
     import sys

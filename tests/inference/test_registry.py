@@ -5,6 +5,7 @@ import torch
 
 from restorer_gui import paths
 from restorer_gui.inference import loader, registry
+from restorer_gui.inference.model_import import import_model
 from restorer_gui.inference.safe_load import ModelLoadError
 from tests.tiny_models import save_model
 
@@ -27,12 +28,12 @@ def _dncnn_pth(path):
 
 def test_import_list_remove_a_community_checkpoint(tmp_path, builtin):
     assert registry.list_models() == []
-    info = registry.import_model(_dncnn_pth(tmp_path / "My DnCNN.pth"))
+    info = import_model(_dncnn_pth(tmp_path / "My DnCNN.pth"))
     assert info.id == "my-dncnn" and info.task == "denoise" and info.source == "user"
     assert info.path.suffix == ".safetensors" and info.path.parent == paths.user_models_dir()
     card = json.loads(info.card_path.read_text())
     assert card["architecture"] == "spandrel:DnCNN" and card["params"] > 0 and len(card["source"]["sha256"]) == 64
-    again = registry.import_model(tmp_path / "My DnCNN.pth")
+    again = import_model(tmp_path / "My DnCNN.pth")
     assert again.id == "my-dncnn-2"
     assert [m.id for m in registry.list_models("denoise")] == ["my-dncnn", "my-dncnn-2"]
     assert loader.load_model("my-dncnn", "cpu").architecture == "spandrel:DnCNN"
@@ -44,28 +45,28 @@ def test_import_list_remove_a_community_checkpoint(tmp_path, builtin):
 
 def test_import_of_our_architecture_uses_its_card_and_checks_the_task(tmp_path, builtin):
     weights = save_model(tmp_path / "export", "scratchy", "detect-scratches")
-    info = registry.import_model(weights)
+    info = import_model(weights)
     assert info.task == "detect-scratches" and info.architecture == "tiny_scratch" and info.untrained
     with pytest.raises(registry.RegistryError, match="cannot be used for denoise"):
-        registry.import_model(weights, model_id="other", task="denoise")
+        import_model(weights, model_id="other", task="denoise")
     with pytest.raises(registry.RegistryError, match="already exists"):
-        registry.import_model(weights, model_id="scratchy")
+        import_model(weights, model_id="scratchy")
     with pytest.raises(registry.RegistryError, match="invalid model id"):
-        registry.import_model(weights, model_id="Bad Id!")
+        import_model(weights, model_id="Bad Id!")
 
 
 def test_a_refused_file_leaves_nothing_behind(tmp_path, builtin):
     bad = tmp_path / "bad.pth"
     torch.save({"w": torch.zeros(1), "x": torch.nn.ReLU()}, bad)
     with pytest.raises(ModelLoadError, match="refused"):
-        registry.import_model(bad)
+        import_model(bad)
     folder = paths.user_models_dir()
     assert not folder.exists() or not any(folder.iterdir())
 
 
 def test_builtin_models_come_first_and_cannot_be_removed(tmp_path, builtin):
     save_model(builtin, "builtin-denoise", "denoise", untrained=True)
-    user = registry.import_model(save_model(tmp_path / "u", "user-denoise", "denoise", untrained=False))
+    user = import_model(save_model(tmp_path / "u", "user-denoise", "denoise", untrained=False))
     models = registry.list_models()
     assert [m.id for m in models] == ["builtin-denoise", "user-denoise"]
     assert models[0].builtin and models[0].source == "built-in"

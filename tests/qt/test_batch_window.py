@@ -12,7 +12,6 @@ from restorer_gui import settings as settings_mod
 from restorer_gui.core import imageio
 from restorer_gui.core.batch import BatchOptions
 from restorer_gui.inference import batch as batch_mod
-from restorer_gui.qt import batch_window
 from restorer_gui.qt.batch_dialog import BatchChoices, BatchDialog
 from tests.batch_helpers import digests, flat_folder, mixed_folder, temp_files
 
@@ -81,7 +80,7 @@ def test_failures_are_listed_while_the_batch_runs(window, qtbot, models, tmp_pat
     mixed_folder(src)
     choices = BatchChoices(BatchOptions(src, tmp_path / "out", recursive=True), "tiny-denoise", None)
     window.settings.device = "cpu"
-    batch = batch_window.start_batch(window, choices)
+    batch = window.start_batch(choices)
     with qtbot.waitSignal(batch.ended, timeout=30_000):
         pass
     text = batch.failures.toPlainText()
@@ -107,12 +106,12 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
         return real(image, model, **kw)
 
     monkeypatch.setattr(pipelines, "denoise", gated)
-    batch = batch_window.start_batch(window, BatchChoices(BatchOptions(src, out), "tiny-denoise", 10.0))
+    batch = window.start_batch(BatchChoices(BatchOptions(src, out), "tiny-denoise", 10.0))
     with qtbot.waitSignal(batch.signals.file_finished, timeout=30_000):
         pass
     assert batch.running
     batch.close()  # closing while running only hides it; the menu shows it again
-    assert not batch.isVisible() and batch_window.open_batch_dialog(window) is batch and batch.isVisible()
+    assert not batch.isVisible() and window.open_batch_dialog() is batch and batch.isVisible()
     batch.cancel_button.click()
     assert batch.status.text() == "Stopping after the current tile…"
     with qtbot.waitSignal(batch.ended, timeout=30_000) as ended:
@@ -124,7 +123,7 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
 
 
 def test_a_batch_that_cannot_start_says_why(window, qtbot, models, tmp_path):
-    batch = batch_window.start_batch(window, BatchChoices(BatchOptions(tmp_path / "gone", tmp_path / "o"), "x", 5.0))
+    batch = window.start_batch(BatchChoices(BatchOptions(tmp_path / "gone", tmp_path / "o"), "x", 5.0))
     with qtbot.waitSignal(batch.ended, timeout=10_000) as ended:
         pass
     assert ended.args[0] is None
@@ -181,7 +180,7 @@ def test_batch_restore_runs_the_chosen_steps_and_remembers_them(window, qtbot, m
     dialog.remember(window.settings)
     assert BatchDialog([("tiny-denoise", "Tiny")], window.settings).choices().steps == ("repair", "denoise")
 
-    batch = batch_window.start_batch(window, choices)
+    batch = window.start_batch(choices)
     with qtbot.waitSignal(batch.ended, timeout=60_000):
         pass
     assert "3 written" in batch.summary_label.text()

@@ -24,6 +24,7 @@ from restorer_gui import paths
 from restorer_gui.cli import main
 from restorer_gui.core.imageio import save_image
 from restorer_gui.inference import loader, registry
+from restorer_gui.inference.model_import import import_model
 from restorer_gui.inference.safe_load import ModelLoadError
 from tests.qt.tiny_models import TinyDenoise, install
 from tests.reliability.conftest import untouched
@@ -229,7 +230,7 @@ def test_engine_and_registry_refuse_every_hostile_file(hostile, tally):
                 loader.load_model(path, "cpu")
             assert _one_line_naming(str(err.value), path), str(err.value)
             with pytest.raises((ModelLoadError, registry.RegistryError)) as err:
-                registry.import_model(path)
+                import_model(path)
             assert _one_line_naming(str(err.value), path), str(err.value)
             assert not marker.exists() and _installed() == []
             tally["hostile model files x load_model/import_model"] += 1
