@@ -3,7 +3,7 @@
 A folder of N generated photos (default 50 JPEGs of 4000×3000 = 12 MP, made once into --cache) is
 processed three times, each in a fresh child process:
 
-(a) ``model``: every photo is decoded (not timed) and ``pipelines.denoise`` is timed alone — the
+(a) ``model``: every photo is decoded (not timed) and ``ops.denoise.denoise`` is timed alone — the
     model's own time for the same images in memory;
 (b) ``batch``: the whole folder through :class:`BatchRunner` (decode and encode threads, JPEG out);
     its wall time over (a) is the overhead the pipeline fails to hide (target: within 10 %);
@@ -112,14 +112,15 @@ def _weights(cache: Path, nc: list[int], nb: int) -> Path:
 def _child_model(folder: Path, weights: Path, out: Path) -> dict:
     """(a) the model alone on each decoded photo."""
     from restorer_gui.core import imageio
-    from restorer_gui.inference import loader, pipelines
+    from restorer_gui.inference import loader
+    from restorer_gui.inference.ops.denoise import denoise
 
     model = loader.load_model(weights, "cpu")
     times = []
     for path in sorted(folder.glob("*.jpg")):
         pixels = imageio.load_image(path).pixels
         start = time.perf_counter()
-        pipelines.denoise(pixels, model, sigma=15)
+        denoise(pixels, model, sigma=15)
         times.append(time.perf_counter() - start)
         del pixels
     return {"seconds": times, "peak_rss_mib": _peak_mib()}

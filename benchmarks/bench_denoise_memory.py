@@ -2,7 +2,7 @@
 
 A child process generates a noisy W×H×3 uint8 image, loads a small random-weight DnCNN
 (spandrel's key layout, saved to a temporary .safetensors and read through our safe loader)
-and runs `pipelines.denoise` with the tile size chosen from free memory. Its peak resident
+and runs `ops.denoise.denoise` with the tile size chosen from free memory. Its peak resident
 set size (``getrusage`` ru_maxrss: whole process, image and result included) is reported
 together with the RSS before denoising, the time, and a spot check against a direct run.
 
@@ -68,7 +68,9 @@ def child(megapixels: float, width: int, out_json: Path) -> None:
     from safetensors.torch import save_file
     from spandrel.architectures.DnCNN import DnCNN
 
-    from restorer_gui.inference import loader, pipelines, tiling
+    from restorer_gui.inference import loader, tiling
+    from restorer_gui.inference.engine import DEFAULT_OVERLAP
+    from restorer_gui.inference.ops.denoise import denoise
 
     height = int(round(megapixels * 1e6 / width))
     torch.manual_seed(0)
@@ -83,7 +85,7 @@ def child(megapixels: float, width: int, out_json: Path) -> None:
     rss_before = _rss_mib()
     ticks: list[float] = []
     start = time.perf_counter()
-    result = pipelines.denoise(image, model, sigma=15, progress=lambda f, m: ticks.append(f))
+    result = denoise(image, model, sigma=15, progress=lambda f, m: ticks.append(f))
     seconds = time.perf_counter() - start
     peak = _peak_mib()
     # Spot check: an interior patch equals a direct run of the model on that patch (with context).
@@ -100,7 +102,7 @@ def child(megapixels: float, width: int, out_json: Path) -> None:
         "device": str(model.device),
         "torch_threads": torch.get_num_threads(),
         "tile": tile,
-        "overlap": pipelines.DEFAULT_OVERLAP,
+        "overlap": DEFAULT_OVERLAP,
         "seconds": round(seconds, 1),
         "rss_before_denoise_mib": round(rss_before, 1),
         "peak_rss_mib": round(peak, 1),

@@ -24,7 +24,9 @@ def child(task: str, megapixels: float, out_json: Path) -> None:
     from safetensors.torch import save_file
 
     from benchmarks.bench_denoise_memory import _noisy_image, _peak_mib, _rss_mib
-    from restorer_gui.inference import archs, loader, pipelines, registry
+    from restorer_gui.inference import archs, loader, registry
+    from restorer_gui.inference.ops.denoise import denoise
+    from restorer_gui.inference.ops.inpaint import inpaint
 
     info = next((i for i in registry.list_models(task) if i.builtin), None)
     if info is None:
@@ -44,7 +46,7 @@ def child(task: str, megapixels: float, out_json: Path) -> None:
     rss_before = _rss_mib()
     start = time.perf_counter()
     if task == "denoise":
-        pipelines.denoise(image, model, sigma=25)
+        denoise(image, model, sigma=25)
     else:
         mask = np.zeros((height, width), np.uint8)
         rng = np.random.default_rng(0)
@@ -52,7 +54,7 @@ def child(task: str, megapixels: float, out_json: Path) -> None:
             x = int(rng.integers(0, width - 8))
             y0 = int(rng.integers(0, max(1, height - 400)))
             mask[y0 : y0 + 400, x : x + 6] = 255
-        pipelines.inpaint(image, mask, model)
+        inpaint(image, mask, model)
     payload = {"task": task, "megapixels": round(width * height / 1e6, 2), "model": info.id,
                "seconds": round(time.perf_counter() - start, 1), "rss_before_mib": round(rss_before, 1),
                "peak_rss_mib": round(_peak_mib(), 1)}

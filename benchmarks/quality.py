@@ -86,7 +86,7 @@ def inpaint(model_card: Path, sets: dict[str, Path], max_images: int | None, out
 
 
 def scratch(model_card: Path, sets: dict[str, Path], max_images: int | None, out_dir: Path | None) -> dict:
-    from restorer_gui.inference.pipelines import card_threshold
+    from restorer_gui.inference.ops.detect import card_threshold
     from restorer_gui.training import evaluate
 
     model, _ = evaluate.load_model(model_card)

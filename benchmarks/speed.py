@@ -131,7 +131,10 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
         probe_mp: float = 1.0) -> dict:
     import torch
 
-    from restorer_gui.inference import loader, pipelines, registry
+    from restorer_gui.inference import loader, registry
+    from restorer_gui.inference.ops.denoise import denoise
+    from restorer_gui.inference.ops.detect import detect_scratches
+    from restorer_gui.inference.ops.inpaint import inpaint
 
     out: dict = {"models": {}, "references": {}, "scaling": {}, "tiling": {}, "threads": torch.get_num_threads()}
     image = _image(probe_mp)
@@ -143,9 +146,9 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
                 continue
             model = loader.load_model(info, device)
             calls = {
-                "denoise": lambda m=model: pipelines.denoise(image, m, sigma=25),
-                "inpaint": lambda m=model: pipelines.inpaint(image, mask, m),
-                "detect-scratches": lambda m=model: pipelines.detect_scratches(image, m),
+                "denoise": lambda m=model: denoise(image, m, sigma=25),
+                "inpaint": lambda m=model: inpaint(image, mask, m),
+                "detect-scratches": lambda m=model: detect_scratches(image, m),
             }
             call = calls.get(model.task)
             if call is not None:
@@ -171,14 +174,14 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
             for mp in sizes:
                 img = _image(mp, seed=int(mp))
                 with _PeakGPU(device) as peak:
-                    stats = _timed(lambda im=img, m=model: pipelines.denoise(im, m, sigma=25), repeats, warm_up=mp < 16)
+                    stats = _timed(lambda im=img, m=model: denoise(im, m, sigma=25), repeats, warm_up=mp < 16)
                 per_size[str(mp)] = {"seconds": stats, "seconds_per_mp": stats["median"] / mp}
                 if peak.mib is not None:
                     per_size[str(mp)]["peak_gpu_mib"] = peak.mib
                 del img
         model = loaded[devices[0]]  # the tiling figures are the first device's
-        whole = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=1024), repeats)
-        small = _timed(lambda: pipelines.denoise(image, model, sigma=25, tile=256), repeats)
+        whole = _timed(lambda: denoise(image, model, sigma=25, tile=1024), repeats)
+        small = _timed(lambda: denoise(image, model, sigma=25, tile=256), repeats)
         out["tiling"] = {"tile_1024_s": whole, "tile_256_s": small, "overhead_256_vs_1024": small["median"] / whole["median"] - 1}
         ours = out["models"].get(f"{denoisers[0].id}@{devices[0]}")
         for name in ("ffdnet", "dncnn"):

@@ -133,7 +133,7 @@ def _check_output(out: np.ndarray, image: np.ndarray, task: str, scale: int) -> 
 
 def _model(state: dict[str, Any], info: Any) -> str:
     from restorer_gui.inference.loader import load_model
-    from restorer_gui.inference.pipelines import run_model
+    from restorer_gui.inference.ops.run_model import run_model
 
     sample: _Sample = state["sample"]
     model = load_model(info, state["device"])
@@ -151,7 +151,8 @@ def _model(state: dict[str, Any], info: Any) -> str:
 def _restore(state: dict[str, Any], models: list[Any]) -> str:
     from restorer_gui.core.imageio import load_image, save_image
     from restorer_gui.inference.loader import load_model
-    from restorer_gui.inference.pipelines import denoise, inpaint
+    from restorer_gui.inference.ops.denoise import denoise
+    from restorer_gui.inference.ops.inpaint import inpaint
 
     sample: _Sample = state["sample"]
     image, steps = sample.pixels, []

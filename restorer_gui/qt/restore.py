@@ -81,13 +81,13 @@ def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model
     """Denoise a preview crop as the run would (Auto estimates σ on the whole photo, as the run does)."""
 
     def fn(progress, cancel):
-        from restorer_gui.inference import ops, pipelines
-        from restorer_gui.inference.ops.denoise import TASKS, DenoiseParams, noise_level
+        from restorer_gui.inference import ops
+        from restorer_gui.inference.ops.denoise import TASKS, DenoiseParams, denoise, noise_level
 
         models = ops.ModelSet.for_this_thread(device, precision)
         net = models.get(TASKS, model_id)
         used, estimated = noise_level(image, net, DenoiseParams(strength=sigma, auto=sigma is None))
-        out = pipelines.denoise(crop, net, sigma=used, cancel=cancel)
+        out = denoise(crop, net, sigma=used, cancel=cancel)
         return (out, used, estimated), str(net.device)
 
     return fn
@@ -111,6 +111,7 @@ class RestoreController(QObject):
         self.review = DamageReview(window, fill=self.fill_damage, show_mask=self._show_mask)
         self.denoise_dialog_open: DenoiseDialog | None = None
         self._cancelling = False
+        self._lane_device: tuple[str, str] | None = None  # (device setting, the device it resolved to)
         self.update_enabled()
 
     # --- construction --------------------------------------------------------------------
@@ -177,9 +178,27 @@ class RestoreController(QObject):
     def tile(self) -> int | None:
         return self.window.settings.tile_size or None
 
+    @property
+    def lane_device(self) -> str:
+        """The device the model jobs run on ("auto" resolved: "cuda:0", "mps" or "cpu"), so that one device
+        is one lane whatever the setting says. Resolved at the first job (torch loads then, not at start-up)
+        and again when the device setting changes; a device this machine lacks keeps its name (its jobs
+        fail with the reason)."""
+        setting = self.device
+        if self._lane_device is None or self._lane_device[0] != setting:
+            from restorer_gui.inference import device as devices
+
+            try:
+                dev = devices.resolve_device(setting)
+                name = f"cuda:{dev.index or 0}" if dev.type == "cuda" else dev.type
+            except devices.DeviceError:
+                name = setting
+            self._lane_device = (setting, name)
+        return self._lane_device[1]
+
     def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None,
                model_label: str = "", quiet: bool = False) -> Job:
-        job = Job(title, fn, lane=lane or f"model:{self.device}")
+        job = Job(title, fn, lane=lane or f"model:{self.lane_device}")
         self._pending[job.id] = _Pending(job, self.window.model if document_bound else None, apply, model_label, quiet)
         self.pool.submit(job)
         if not quiet:

@@ -189,8 +189,8 @@ def calibrate(models: Any, detector: str, inpainter: str | None = None, *, image
     from restorer_gui.core.mask_ops import grow as grow_mask
     from restorer_gui.core.mask_ops import threshold_probability
     from restorer_gui.inference import ops
-    from restorer_gui.inference import pipelines
     from restorer_gui.inference.ops import inpaint as inpaint_op
+    from restorer_gui.inference.ops.detect import detect_probability
     from restorer_gui.training.datasets import held_out_paths
     from restorer_gui.training.trainer import DEFAULT_TRAIN_DATA
 
@@ -201,7 +201,7 @@ def calibrate(models: Any, detector: str, inpainter: str | None = None, *, image
         clean = load_rgb(path).astype(np.float32) / 255
         damaged, soft, truth = pdmg.damage_print(clean, np.random.default_rng([seed, idx]), 1.0, 1.0, with_truth=True)
         image = _u8(damaged)
-        samples.append((image, soft >= 0.5, truth, pipelines.detect_probability(image, det)))
+        samples.append((image, soft >= 0.5, truth, detect_probability(image, det)))
     f1 = {}
     for t in thresholds:
         counts = sum(np.array(tolerant_prf(threshold_probability(p, t) > 0, gt)) for _, gt, _, p in samples)

@@ -85,9 +85,9 @@ def test_ctrl_c_stops_after_the_current_tile_and_resume_finishes(cli, tmp_path, 
     src, out = tmp_path / "scans", tmp_path / "out"
     flat_folder(src, 5)
     first_written = threading.Event()
-    from restorer_gui.inference import pipelines
+    from restorer_gui.inference.ops import denoise as denoise_op
 
-    real_save, real_denoise = batch_mod.save_image, pipelines.denoise  # the denoise step's engine
+    real_save, real_denoise = batch_mod.save_image, denoise_op.denoise  # what the denoise step runs
     calls = []
 
     def save(path, pixels, **kw):
@@ -102,7 +102,7 @@ def test_ctrl_c_stops_after_the_current_tile_and_resume_finishes(cli, tmp_path, 
         return real_denoise(image, model, **kw)
 
     monkeypatch.setattr(batch_mod, "save_image", save)
-    monkeypatch.setattr(pipelines, "denoise", denoise)
+    monkeypatch.setattr(denoise_op, "denoise", denoise)
     handler = signal.getsignal(signal.SIGINT)  # the default, or SIG_IGN when started in the background
     code, stdout, err = cli("batch", src, out, "--model", weights)
     assert code == 130

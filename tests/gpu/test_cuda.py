@@ -16,7 +16,10 @@ import torch
 from PIL import Image
 
 from restorer_gui.inference import device as devices
-from restorer_gui.inference import loader, pipelines
+from restorer_gui.inference import loader
+from restorer_gui.inference.ops.denoise import denoise
+from restorer_gui.inference.ops.detect import card_threshold, detect_probability, threshold_probability
+from restorer_gui.inference.ops.inpaint import inpaint
 from restorer_gui.inference.tiling import TiledRunner
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -46,11 +49,11 @@ def _mask(h: int, w: int) -> np.ndarray:
 def _run(model: loader.LoadedModel, image: np.ndarray) -> np.ndarray:
     if model.task in ("denoise", "restore"):
         noisy = np.clip(image + np.random.default_rng(0).normal(0, 25, image.shape), 0, 255).astype(np.uint8)
-        return pipelines.denoise(noisy, model, sigma=25)
+        return denoise(noisy, model, sigma=25)
     if model.task == "inpaint":
-        return pipelines.inpaint(image, _mask(*image.shape[:2]), model)
+        return inpaint(image, _mask(*image.shape[:2]), model)
     if model.task == "detect-scratches":
-        return pipelines.detect_probability(image, model)
+        return detect_probability(image, model)
     raise AssertionError(f"no GPU check for task {model.task!r}")
 
 
@@ -76,8 +79,8 @@ def test_every_builtin_model_on_cuda_gives_the_cpu_result(model_id: str, shipped
     # here and there on the 0–255 scale, never a different picture
     assert diff.mean() <= 1.0 and np.percentile(diff, 99) <= 4, (model_id, gpu.dtype, diff.mean(), diff.max())
     if gpu.task == "detect-scratches":
-        cut = pipelines.card_threshold(gpu.info.card)
-        agree = (pipelines.threshold_probability(got, cut) == pipelines.threshold_probability(expected, cut)).mean()
+        cut = card_threshold(gpu.info.card)
+        agree = (threshold_probability(got, cut) == threshold_probability(expected, cut)).mean()
         assert agree >= 0.995, (model_id, agree)
     if gpu.task == "inpaint":  # outside the holes nothing moves, on any device
         keep = _mask(*image.shape[:2]) == 0
@@ -149,8 +152,8 @@ def test_out_of_memory_even_for_small_tiles_goes_on_on_the_cpu_and_back(shipped_
         return real(x, sigma, mask)
 
     gpu = dataclasses.replace(model, forward=forward)
-    out = pipelines.denoise(image, gpu, sigma=25, tile=64)
-    expected = pipelines.denoise(image, loader.load_model(denoisers[0], "cpu"), sigma=25, tile=64)
+    out = denoise(image, gpu, sigma=25, tile=64)
+    expected = denoise(image, loader.load_model(denoisers[0], "cpu"), sigma=25, tile=64)
     np.testing.assert_array_equal(out, expected)
     assert gpu.device.type == "cuda" and next(model.module.parameters()).is_cuda
     _free_everything()

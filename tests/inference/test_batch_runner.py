@@ -93,9 +93,9 @@ def test_full_or_read_only_disk_stops_the_batch(tmp_path, model, monkeypatch, co
 def test_per_file_model_error_skips_that_file(tmp_path, model, monkeypatch):
     src, out = tmp_path / "scans", tmp_path / "out"
     flat_folder(src, 3)
-    from restorer_gui.inference import pipelines
+    from restorer_gui.inference.ops import denoise as denoise_op
 
-    real = pipelines.denoise  # the denoise step calls the engine through this name
+    real = denoise_op.denoise  # the denoise step calls it through this name
     calls = []
 
     def flaky(image, net, **kw):
@@ -104,7 +104,7 @@ def test_per_file_model_error_skips_that_file(tmp_path, model, monkeypatch):
             raise RuntimeError("CUDA error: an illegal memory access\nmore")
         return real(image, net, **kw)
 
-    monkeypatch.setattr(pipelines, "denoise", flaky)
+    monkeypatch.setattr(denoise_op, "denoise", flaky)
     summary = run(src, out, model)
     assert [p.name for p, _ in summary.failed] == ["p01.png"]
     assert summary.failed[0][1] == "CUDA error: an illegal memory access"

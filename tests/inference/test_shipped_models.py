@@ -1,5 +1,5 @@
 """The models shipped in models/: every card loads as a trained built-in model, the weights stay in the
-100 MB budget, and each model does its task on a small synthetic photo through the engine's pipelines."""
+100 MB budget, and each model does its task on a small synthetic photo through the operations' functions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from restorer_gui.inference import loader, pipelines, registry
+from restorer_gui.inference import loader, registry
+from restorer_gui.inference.ops.denoise import denoise
+from restorer_gui.inference.ops.detect import detect_scratches
+from restorer_gui.inference.ops.inpaint import inpaint
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -50,7 +53,7 @@ def test_every_shipped_model_does_its_task_on_a_small_photo(shipped_models) -> N
         model = loader.load_model(info, "cpu")
         if model.task == "denoise":
             noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
-            out = pipelines.denoise(noisy, model, sigma=25)
+            out = denoise(noisy, model, sigma=25)
             assert _psnr(out, clean) > _psnr(noisy, clean) + 6, info.id
         elif model.task == "inpaint":
             mask = np.zeros(clean.shape[:2], np.uint8)
@@ -58,14 +61,14 @@ def test_every_shipped_model_does_its_task_on_a_small_photo(shipped_models) -> N
             mask[20:40, 90:110] = 255  # and a 20-px hole
             damaged = clean.copy()
             damaged[mask > 0] = 255
-            out = pipelines.inpaint(damaged, mask, model)
+            out = inpaint(damaged, mask, model)
             assert np.array_equal(out[mask == 0], clean[mask == 0]), info.id
             err = np.abs(out[mask > 0].astype(np.int16) - clean[mask > 0]).mean()
             assert err < 3, (info.id, err)  # smooth content: the fill follows it, no white left
         elif model.task == "detect-scratches":
             damaged = clean.copy()
             damaged[10:86, 70:72] = 250  # a bright 2-px scratch
-            marked = pipelines.detect_scratches(damaged, model) > 0
+            marked = detect_scratches(damaged, model) > 0
             line = np.zeros_like(marked)
             line[10:86, 70:72] = True
             assert marked[line].mean() > 0.5, info.id

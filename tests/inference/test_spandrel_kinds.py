@@ -6,7 +6,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from restorer_gui.inference import loader, pipelines
+from restorer_gui.inference import loader
+from restorer_gui.inference.ops.denoise import denoise
+from restorer_gui.inference.ops.inpaint import inpaint
+from restorer_gui.inference.ops.run_model import run_model
 
 spandrel_archs = pytest.importorskip("spandrel.architectures")
 
@@ -109,7 +112,7 @@ def test_community_architecture_loads_and_runs_for_its_purpose(tmp_path, factory
     assert (model.task, model.scale, model.architecture) == (task, scale, f"spandrel:{arch}")
     assert not model.module.training and not any(p.requires_grad for p in model.module.parameters())
     photo = np.random.default_rng(0).integers(0, 65535, (44, 36, 3), dtype=np.uint16, endpoint=True)
-    out = pipelines.run_model(photo, model, tile=64)
+    out = run_model(photo, model, tile=64)
     assert out.dtype == np.uint16 and out.shape == (44 * scale, 36 * scale, 3)
 
 
@@ -118,8 +121,8 @@ def test_sigma_map_denoisers_take_the_requested_level(tmp_path):
     model = loader.load_model(_save(_drunet().eval(), tmp_path / "drunet.pth"), "cpu")
     assert model.accepts_sigma and model.needs_sigma and model.size_multiple == 8
     photo = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
-    low = pipelines.denoise(photo, model, sigma=5)
-    high = pipelines.denoise(photo, model, sigma=50)
+    low = denoise(photo, model, sigma=5)
+    high = denoise(photo, model, sigma=50)
     assert not np.array_equal(low, high)
 
 
@@ -130,7 +133,7 @@ def test_lama_inpaints_and_keeps_the_outside_bit_identical(tmp_path):
     photo = np.random.default_rng(2).integers(0, 255, (70, 60, 3), dtype=np.uint8)
     mask = np.zeros((70, 60), np.uint8)
     mask[30:40, 20:35] = 255
-    out = pipelines.inpaint(photo, mask, model)
+    out = inpaint(photo, mask, model)
     assert np.array_equal(out[mask == 0], photo[mask == 0])
     assert not np.array_equal(out[mask > 0], photo[mask > 0])
 

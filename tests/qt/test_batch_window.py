@@ -94,9 +94,9 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
     flat_folder(src, 6)
     window.settings.device = "cpu"
     go_on = threading.Event()
-    from restorer_gui.inference import pipelines
+    from restorer_gui.inference.ops import denoise as denoise_op
 
-    real = pipelines.denoise  # the denoise step's engine
+    real = denoise_op.denoise  # what the denoise step runs
     calls = []
 
     def gated(image, model, **kw):  # the second photo waits until the window has cancelled
@@ -105,7 +105,7 @@ def test_cancel_from_the_window_keeps_finished_files_only(window, qtbot, models,
             assert go_on.wait(20)
         return real(image, model, **kw)
 
-    monkeypatch.setattr(pipelines, "denoise", gated)
+    monkeypatch.setattr(denoise_op, "denoise", gated)
     batch = window.start_batch(BatchChoices(BatchOptions(src, out), "tiny-denoise", 10.0))
     with qtbot.waitSignal(batch.signals.file_finished, timeout=30_000):
         pass

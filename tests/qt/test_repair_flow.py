@@ -130,19 +130,19 @@ def test_every_operation_is_in_the_restore_menu(window):
 def test_cancel_says_cancelling_until_the_job_stops(window, open_doc, qtbot, models, monkeypatch):
     import threading
 
-    from restorer_gui.inference import pipelines
+    from restorer_gui.inference.ops import denoise as denoise_op
 
     model = open_doc(_scan())
     window.settings.device = "cpu"
     reached, release = threading.Event(), threading.Event()
-    real = pipelines.denoise
+    real = denoise_op.denoise
 
     def slow(*args, **kwargs):
         reached.set()
         release.wait(20)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipelines, "denoise", slow)
+    monkeypatch.setattr(denoise_op, "denoise", slow)
     window.restore.denoise(10.0)
     qtbot.waitUntil(reached.is_set, timeout=20_000)
     window.statusBar().showMessage("a hint the user was reading")

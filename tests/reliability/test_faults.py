@@ -24,7 +24,10 @@ from restorer_gui.cli import main
 from restorer_gui.core import imageio, project
 from restorer_gui.core.imageio import load_image, save_image
 from restorer_gui.core.project import load_project
-from restorer_gui.inference import loader, pipelines
+from restorer_gui.inference import loader
+from restorer_gui.inference.ops import denoise as denoise_op
+from restorer_gui.inference.ops import detect as detect_op
+from restorer_gui.inference.ops import inpaint as inpaint_op
 from restorer_gui.qt.main_window import MainWindow
 from tests.reliability.conftest import untouched
 from tests.reliability.corpus import sha256
@@ -60,8 +63,8 @@ def test_out_of_memory_halves_the_tiles_then_completes(tiny, tally):
         return model.forward(x, sigma, mask)
 
     image = np.random.default_rng(1).integers(0, 256, (80, 96, 3), dtype=np.uint8)
-    expected = pipelines.denoise(image, model, sigma=10, tile=96)
-    out = pipelines.denoise(image, dataclasses.replace(model, forward=forward), sigma=10, tile=96)
+    expected = denoise_op.denoise(image, model, sigma=10, tile=96)
+    out = denoise_op.denoise(image, dataclasses.replace(model, forward=forward), sigma=10, tile=96)
     np.testing.assert_array_equal(out, expected)
     # 96 → a limit of 48 (balanced tiles of up to 48), and no later tile goes above it or halves again
     assert seen[0] == 96 and 24 < max(seen[1:]) <= 48 and min(seen[1:]) > 24
@@ -99,9 +102,9 @@ def test_out_of_memory_even_for_small_tiles_on_a_gpu_goes_on_on_the_cpu(tiny, ta
     mask[20:40, 30:50] = 255
     model = tiny[{"denoise": "tiny-denoise", "inpaint": "tiny-inpaint"}.get(task, "tiny-detect")]
     run = {
-        "denoise": lambda m: pipelines.denoise(image, m, sigma=10, tile=64),
-        "inpaint": lambda m: pipelines.inpaint(image, mask, m, max_side=64),
-        "detect-scratches": lambda m: pipelines.detect_scratches(image, m, tile=64),
+        "denoise": lambda m: denoise_op.denoise(image, m, sigma=10, tile=64),
+        "inpaint": lambda m: inpaint_op.inpaint(image, mask, m, max_side=64),
+        "detect-scratches": lambda m: detect_op.detect_scratches(image, m, tile=64),
     }[task]
     expected = run(model)
     mover = _Mover()
@@ -125,8 +128,8 @@ def test_out_of_memory_on_a_real_gpu_goes_on_on_the_cpu_and_the_model_goes_back(
         return real(x, sigma, mask)
 
     gpu = dataclasses.replace(model, forward=forward)
-    out = pipelines.denoise(image, gpu, sigma=10, tile=64)
-    np.testing.assert_array_equal(out, pipelines.denoise(image, tiny["tiny-denoise"], sigma=10, tile=64))
+    out = denoise_op.denoise(image, gpu, sigma=10, tile=64)
+    np.testing.assert_array_equal(out, denoise_op.denoise(image, tiny["tiny-denoise"], sigma=10, tile=64))
     assert gpu.device.type == "cuda" and next(model.module.parameters()).is_cuda
     tally["fault injections: out of memory on a GPU → the CPU"] += 1
 
@@ -354,11 +357,12 @@ def test_cancel_at_every_stage_drops_the_job_and_the_app_goes_on(
         monkeypatch.setattr(tiling, "check_cancel", gate.wrap(tiling.check_cancel))
     elif stage == "between regions":
         gate.n = 2
-        monkeypatch.setattr(pipelines, "check_cancel", gate.wrap(pipelines.check_cancel))
+        monkeypatch.setattr(inpaint_op, "check_cancel", gate.wrap(inpaint_op.check_cancel))  # before each region
     elif stage == "after the last tile":
-        name = "denoise" if task == "denoise" else "detect_probability"  # the engine call of each step
+        # the network call of each step, looked up by the step at run time
+        op, name = (denoise_op, "denoise") if task == "denoise" else (detect_op, "detect_probability")
         gate.after = True
-        monkeypatch.setattr(pipelines, name, gate.wrap(getattr(pipelines, name)))
+        monkeypatch.setattr(op, name, gate.wrap(getattr(op, name)))
     cancelled: list[int] = []
     window.restore.pool.job_cancelled.connect(cancelled.append)
     start = {"denoise": lambda: window.restore.denoise(10.0), "inpaint": window.restore.inpaint,

@@ -22,7 +22,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from restorer_gui.core.imageio import save_image
-from restorer_gui.inference import pipelines, tiling
+from restorer_gui.inference import tiling
+from restorer_gui.inference.ops import inpaint as inpaint_op
 from restorer_gui.qt.tools import Tool
 from tests.reliability.conftest import untouched
 
@@ -369,7 +370,7 @@ def test_monkey(window, qtbot, dialogs, tiny_models, tmp_path, monkeypatch, seed
     window.settings.device, window.settings.tile_size = "cpu", 64
     monkey = Monkey(window, qtbot, dialogs, tmp_path, seed)
     monkeypatch.setattr(tiling, "check_cancel", monkey.gate.wrap(tiling.check_cancel))
-    monkeypatch.setattr(pipelines, "check_cancel", monkey.gate.wrap(pipelines.check_cancel))
+    monkeypatch.setattr(inpaint_op, "check_cancel", monkey.gate.wrap(inpaint_op.check_cancel))
     baseline = None
     try:
         with untouched(monkey.photos):

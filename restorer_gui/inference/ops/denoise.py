@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from restorer_gui.core.mask_ops import mask_bbox
 from restorer_gui.core.recipe import RecipeError
+from restorer_gui.inference import engine
+from restorer_gui.inference.jobs import CancelToken, Progress, ProgressFn
 from restorer_gui.inference.ops.base import OpContext, OpResult, Operation
+from restorer_gui.inference.regions import grow_box
+
+if TYPE_CHECKING:
+    from restorer_gui.inference.loader import LoadedModel
 
 TASKS = ("denoise", "restore")
 
@@ -27,23 +36,92 @@ class DenoiseParams:
 def noise_level(image, model, params: DenoiseParams) -> tuple[float | None, bool]:
     """(σ to use, whether it was estimated): the one noise-level policy of every front end. Auto estimates;
     a strength is used as given; neither leaves blind models blind and estimates for those that need σ."""
-    from restorer_gui.inference import pipelines
-
     if params.auto or (params.strength is None and model.needs_sigma):
-        return pipelines.estimate_noise_sigma(image), True
+        return estimate_noise_sigma(image), True
     return params.strength, False
 
 
-def run(ctx: OpContext, p: DenoiseParams) -> OpResult:
-    from restorer_gui.inference import pipelines
+def estimate_noise_sigma(image: np.ndarray) -> float:
+    """Gaussian noise level on the 0–255 scale (Immerkær's Laplacian-difference estimator per
+    colour channel), the median over up to 16 blocks of 256 px so texture and edges weigh little."""
+    parts = engine.split_channels(image)
+    top = float(np.iinfo(image.dtype).max)
+    h, w = parts.pixels.shape[:2]
+    size = min(256, h, w)
+    if size < 3:
+        return 0.0
+    ny = min(4, max(1, h // size))
+    nx = min(4, max(1, w // size))
+    levels = []
+    for by in np.linspace(0, h - size, ny).astype(int):
+        for bx in np.linspace(0, w - size, nx).astype(int):
+            b = parts.colour_view(parts.pixels)[by : by + size, bx : bx + size].astype(np.float32)
+            lap = (
+                b[:-2, :-2] - 2 * b[:-2, 1:-1] + b[:-2, 2:]
+                - 2 * b[1:-1, :-2] + 4 * b[1:-1, 1:-1] - 2 * b[1:-1, 2:]
+                + b[2:, :-2] - 2 * b[2:, 1:-1] + b[2:, 2:]
+            )  # fmt: skip
+            levels.append(math.sqrt(math.pi / 2) * float(np.abs(lap).mean()) / 6.0)
+    return float(np.median(levels)) * 255.0 / top
 
+
+def denoise(
+    image: np.ndarray,
+    model: LoadedModel,
+    *,
+    sigma: float | None = None,
+    mask: np.ndarray | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Denoise/restore *image* (H×W×C or H×W, uint8/uint16; same out) with a same-size model.
+
+    *sigma*: noise level on the 0–255 scale, or None (blind; models that need a level get an
+    estimate).  *mask* (H×W, 255 = apply): only the masked area changes, blended by the mask's
+    value; the model runs on the mask's bounding box plus context only.
+    """
+    engine.require_task(model, *TASKS)
+    parts = engine.split_channels(image)
+    if sigma is None and model.needs_sigma:
+        sigma = estimate_noise_sigma(image)
+    prog = Progress.wrap(progress)
+    out = parts.pixels.copy()
+    box = (0, 0, out.shape[1], out.shape[0])
+    weights = None
+    if mask is not None:
+        weights = engine.mask_weights(mask, out.shape[:2])
+        found = mask_bbox(weights)
+        if found is None:
+            prog(1.0, "nothing to do: the mask is empty")
+            return parts.restore_shape(out)
+        margin = (overlap or engine.DEFAULT_OVERLAP) * 2
+        box = grow_box(found, margin, out.shape[1], out.shape[0])
+    x0, y0, x1, y1 = box
+    src = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
+
+    def fn(t):
+        return model(t, sigma=sigma)
+
+    tiles = {"tile": tile, "overlap": overlap, "progress": prog.sub(0, 0.97), "cancel": cancel}
+    if weights is None:
+        engine.run_tiled(model, fn, src, out=parts.colour_view(out), **tiles)
+    else:
+        result = engine.run_tiled(model, fn, src, **tiles)
+        engine.blend_into(parts.colour_view(out)[y0:y1, x0:x1], result, weights[y0:y1, x0:x1])
+    prog(1.0, "done")
+    return parts.restore_shape(out)
+
+
+def run(ctx: OpContext, p: DenoiseParams) -> OpResult:
     model = ctx.models.get(TASKS, p.model, ctx.progress)
     sigma, estimated = noise_level(ctx.image, model, p)
     mask = ctx.mask if p.inside_mask else None
     if p.inside_mask and mask is None:
         mask = np.zeros(ctx.image.shape[:2], np.uint8)  # nothing painted: nothing changes (as the engine says)
-    out = pipelines.denoise(ctx.image, model, sigma=sigma, mask=mask, tile=ctx.tile, progress=ctx.progress,
-                            cancel=ctx.cancel)
+    out = denoise(ctx.image, model, sigma=sigma, mask=mask, tile=ctx.tile, progress=ctx.progress,
+                  cancel=ctx.cancel)
     if sigma is None:
         label = "Denoise (blind)"
     elif estimated:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from restorer_gui.core.errors import RestorerError
+from restorer_gui.inference.engine import EngineError
+from restorer_gui.inference.jobs import CancelToken, ProgressFn
+from restorer_gui.inference.ops import denoise, detect, face, inpaint, upscale
 from restorer_gui.inference.ops.base import OpContext, OpResult, Operation
+
+if TYPE_CHECKING:
+    from restorer_gui.inference.loader import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,33 @@ class RunModelParams:
             raise RestorerError("run-model needs a model (id or file)")
         if self.strength is not None and not 0 <= self.strength <= 255:
             raise RestorerError("the strength must be between 0 and 255")
+
+
+def run_model(
+    image: np.ndarray,
+    model: LoadedModel,
+    *,
+    mask: np.ndarray | None = None,
+    sigma: float | None = None,
+    tile: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Apply any loaded model according to its task (upscalers return a larger image,
+    scratch detectors a H×W mask; inpainters need *mask*)."""
+    if model.task in denoise.TASKS:
+        return denoise.denoise(image, model, sigma=sigma, mask=mask, tile=tile, progress=progress, cancel=cancel)
+    if model.task in upscale.TASKS:
+        return upscale.upscale(image, model, tile=tile, progress=progress, cancel=cancel)
+    if model.task in face.TASKS:
+        return face.restore_face(image, model, progress=progress, cancel=cancel)
+    if model.task in inpaint.TASKS:
+        if mask is None:
+            raise EngineError(f"model {model.id!r} is an inpainting model: it needs a mask")
+        return inpaint.inpaint(image, mask, model, progress=progress, cancel=cancel)
+    if model.task in detect.TASKS:
+        return detect.detect_scratches(image, model, tile=tile, progress=progress, cancel=cancel)
+    raise EngineError(f"model {model.id!r} has an unknown task {model.task!r}")
 
 
 def served_by(models, ref: str):

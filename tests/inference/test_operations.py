@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from restorer_gui.inference import loader, pipelines
+from restorer_gui.inference import loader
+from restorer_gui.inference.engine import EngineError
 from restorer_gui.inference.jobs import CancelToken, JobCancelled
+from restorer_gui.inference.ops.denoise import denoise, estimate_noise_sigma
+from restorer_gui.inference.ops.detect import detect_scratches
+from restorer_gui.inference.ops.inpaint import TILE_MIN_CONTEXT, inpaint, tile_context
+from restorer_gui.inference.ops.run_model import run_model
+from restorer_gui.inference.regions import has_wide_hole, hole_thickness_bound, mask_regions
 from tests.tiny_models import save_model
 
 
@@ -25,19 +31,19 @@ def test_denoise_keeps_dtype_shape_and_alpha(models):
     for dtype in (np.uint8, np.uint16):
         for channels in (1, 2, 3, 4):
             photo = _photo(50, 40, c=channels, dtype=dtype)
-            out = pipelines.denoise(photo, model, sigma=15, tile=32, overlap=8)
+            out = denoise(photo, model, sigma=15, tile=32, overlap=8)
             assert out.dtype == dtype and out.shape == photo.shape
             colour = 3 if channels >= 3 else 1
             assert not np.array_equal(out[..., :colour], photo[..., :colour])
             assert np.array_equal(out[..., colour:], photo[..., colour:])  # alpha untouched
     gray2d = _photo(c=1)[..., 0]
-    assert pipelines.denoise(gray2d, model).shape == gray2d.shape
+    assert denoise(gray2d, model).shape == gray2d.shape
 
 
 def test_sixteen_bit_keeps_its_precision(models):
     photo = np.full((40, 40, 3), 30000, np.uint16)
     photo[::2] += 7
-    out = pipelines.denoise(photo, models["denoise"], sigma=5)
+    out = denoise(photo, models["denoise"], sigma=5)
     assert out.dtype == np.uint16
     assert len(np.unique(out)) > 2 and np.any(out % 257 != 0)  # not 8-bit values scaled up
 
@@ -47,10 +53,10 @@ def test_denoise_with_a_mask_changes_only_the_masked_area(models):
     mask = np.zeros((120, 100), np.uint8)
     mask[30:60, 20:50] = 255
     mask[70:80, 60:70] = 128  # soft: half-way blend
-    out = pipelines.denoise(photo, models["denoise"], mask=mask)
+    out = denoise(photo, models["denoise"], mask=mask)
     assert np.array_equal(out[mask == 0], photo[mask == 0])
     assert not np.array_equal(out[mask == 255], photo[mask == 255])
-    full = pipelines.denoise(photo, models["denoise"])
+    full = denoise(photo, models["denoise"])
     assert np.abs(out[mask == 255].astype(int) - full[mask == 255].astype(int)).max() <= 1
 
 
@@ -61,7 +67,7 @@ def test_inpaint_leaves_every_pixel_outside_the_mask_bit_identical(models):
         mask[10:14, 10:90] = 255  # a scratch
         mask[150:190, 150:170] = 255  # a stain far away
         mask[20:23, 100:103] = 90  # soft speck, merges with the scratch's box
-        out = pipelines.inpaint(photo, mask, models["inpaint"])
+        out = inpaint(photo, mask, models["inpaint"])
         assert out.dtype == dtype and out.shape == photo.shape
         assert np.array_equal(out[mask == 0], photo[mask == 0])
         assert not np.array_equal(out[mask == 255], photo[mask == 255])
@@ -74,7 +80,7 @@ def test_inpaint_regions_are_merged_and_large_ones_run_at_reduced_scale(models):
     hole[10:20, 10:20] = True
     hole[10:20, 40:50] = True  # close: context boxes overlap → merged
     hole[250:260, 250:260] = True
-    boxes = pipelines.mask_regions(hole, min_context=16, context_ratio=0.5)
+    boxes = mask_regions(hole, min_context=16, context_ratio=0.5)
     assert len(boxes) == 2
     assert all(
         not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]) for a in boxes for b in boxes if a != b
@@ -93,7 +99,7 @@ def test_inpaint_regions_are_merged_and_large_ones_run_at_reduced_scale(models):
         photo = _photo(240, 240)
         mask = np.zeros((240, 240), np.uint8)
         mask[20:220, 30:200] = 255
-        out = pipelines.inpaint(photo, mask, model, max_side=32)  # 240 px → 1/7.5 scale
+        out = inpaint(photo, mask, model, max_side=32)  # 240 px → 1/7.5 scale
     finally:
         model.forward = original
     assert max(max(s) for s in sizes) <= 32 and all(s[0] % 4 == 0 and s[1] % 4 == 0 for s in sizes)
@@ -104,23 +110,23 @@ def test_scratches_get_context_for_their_width_not_their_length():
     hole = np.zeros((1000, 1000), bool)
     hole[50:950, 300:304] = True  # two long scratches 200 px apart
     hole[50:950, 504:509] = True
-    boxes = pipelines.mask_regions(hole)
+    boxes = mask_regions(hole)
     assert len(boxes) == 2  # by length (0.75 × 900 px) they would have merged into one photo-sized box
     assert all(b[2] - b[0] <= 5 + 2 * 48 for b in boxes)
     blob = np.zeros((1000, 1000), bool)
     blob[400:600, 400:600] = True  # a compact hole keeps context in proportion to its size
-    (box,) = pipelines.mask_regions(blob)
+    (box,) = mask_regions(blob)
     assert box == (250, 250, 750, 750)
 
 
 def test_wide_hole_test_is_about_thickness():
     hole = np.zeros((200, 300), bool)
     hole[10:190, 20:26] = True  # 6 px wide, 180 long
-    assert not pipelines.has_wide_hole(hole, 8)
+    assert not has_wide_hole(hole, 8)
     for y, x in ((3, 5), (100, 211), (0, 0)):
         square = np.zeros((200, 300), bool)
         square[y : y + 15, x : x + 15] = True  # 2 × 8 − 1: holds an aligned 8-block wherever it lies
-        assert pipelines.has_wide_hole(square, 8)
+        assert has_wide_hole(square, 8)
 
 
 @pytest.mark.parametrize("thickness", [1, 2, 3, 6, 7, 15, 16, 40])
@@ -128,20 +134,20 @@ def test_hole_thickness_bound_holds_for_bands_of_any_thickness(thickness):
     for offset in (0, 3, 5):
         band = np.zeros((300, 200), bool)
         band[50 + offset : 50 + offset + thickness, 10:190] = True
-        bound = pipelines.hole_thickness_bound(band, 256)
+        bound = hole_thickness_bound(band, 256)
         assert thickness <= bound < 4 * thickness + 4  # an upper bound, and not a loose one
-        assert pipelines.hole_thickness_bound(band.T.copy(), 256) == bound
+        assert hole_thickness_bound(band.T.copy(), 256) == bound
 
 
 def test_tile_context_grows_with_the_hole_and_stays_within_a_quarter_window():
     scratch = np.zeros((1000, 1000), bool)
     scratch[::40] = True  # 1-px lines
-    assert pipelines.tile_context(scratch, 624) == pipelines.TILE_MIN_CONTEXT
+    assert tile_context(scratch, 624) == TILE_MIN_CONTEXT
     band = scratch.copy()
     band[300:350] = True  # a 50-px band: bound < 4 × 32 − 1
-    assert 2 * 50 <= pipelines.tile_context(band, 624) <= 624 // 4
-    assert pipelines.tile_context(band, 160) == 40
-    assert pipelines.tile_context(scratch, 64) == 16  # small windows keep a quarter of context
+    assert 2 * 50 <= tile_context(band, 624) <= 624 // 4
+    assert tile_context(band, 160) == 40
+    assert tile_context(scratch, 64) == 16  # small windows keep a quarter of context
 
 
 def _spy_inpaint(model, calls, after=None):
@@ -167,7 +173,7 @@ def test_thin_damage_on_a_big_crop_is_filled_at_full_resolution_in_tiles(models)
     calls = []
     original = _spy_inpaint(model, calls)
     try:
-        out = pipelines.inpaint(photo, mask, model, max_side=64)
+        out = inpaint(photo, mask, model, max_side=64)
     finally:
         model.forward = original
     assert len(calls) > 4 and all(max(size) <= 64 for size, _ in calls)
@@ -181,7 +187,7 @@ def test_thin_damage_on_a_big_crop_is_filled_at_full_resolution_in_tiles(models)
     original = _spy_inpaint(model, calls, after=token.cancel)
     try:
         with pytest.raises(JobCancelled):
-            pipelines.inpaint(photo, mask, model, max_side=64, cancel=token)
+            inpaint(photo, mask, model, max_side=64, cancel=token)
     finally:
         model.forward = original
     assert len(calls) == 1  # stops at the next tile, not after the whole region
@@ -189,10 +195,10 @@ def test_thin_damage_on_a_big_crop_is_filled_at_full_resolution_in_tiles(models)
 
 def test_detect_scratches_returns_a_binary_mask(models):
     photo = _photo(64, 50)
-    mask = pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.5)
+    mask = detect_scratches(photo, models["detect-scratches"], threshold=0.5)
     assert mask.shape == (64, 50) and mask.dtype == np.uint8
     assert set(np.unique(mask)) <= {0, 255}
-    assert pipelines.detect_scratches(photo, models["detect-scratches"], threshold=0.0).min() == 255
+    assert detect_scratches(photo, models["detect-scratches"], threshold=0.0).min() == 255
 
 
 def test_detect_scratches_uses_the_cut_from_the_models_card(models):
@@ -204,42 +210,42 @@ def test_detect_scratches_uses_the_cut_from_the_models_card(models):
     for cut in (0.0, 1.0, "junk", 7):
         info = dataclasses.replace(model.info, card={**model.info.card, "threshold": cut})
         carded = dataclasses.replace(model, info=info)
-        masks[cut] = pipelines.detect_scratches(photo, carded)
+        masks[cut] = detect_scratches(photo, carded)
     assert masks[0.0].min() == 255  # every probability is ≥ 0
-    assert np.array_equal(masks[1.0], pipelines.detect_scratches(photo, model, threshold=1.0))
-    default = pipelines.detect_scratches(photo, model, threshold=0.5)
+    assert np.array_equal(masks[1.0], detect_scratches(photo, model, threshold=1.0))
+    default = detect_scratches(photo, model, threshold=0.5)
     assert np.array_equal(masks["junk"], default) and np.array_equal(masks[7], default)  # bad values: 0.5
     assert not np.array_equal(masks[0.0], masks[1.0])
 
 
-def test_progress_and_cancel_in_pipelines(models):
+def test_progress_and_cancel_in_operations(models):
     seen = []
-    pipelines.denoise(_photo(100, 100), models["denoise"], tile=40, progress=lambda f, m: seen.append(f))
+    denoise(_photo(100, 100), models["denoise"], tile=40, progress=lambda f, m: seen.append(f))
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3
     token = CancelToken()
     token.cancel()
     with pytest.raises(JobCancelled):
-        pipelines.denoise(_photo(), models["denoise"], cancel=token)
+        denoise(_photo(), models["denoise"], cancel=token)
     with pytest.raises(JobCancelled):
-        pipelines.inpaint(_photo(), np.full((96, 80), 255, np.uint8), models["inpaint"], cancel=token)
+        inpaint(_photo(), np.full((96, 80), 255, np.uint8), models["inpaint"], cancel=token)
 
 
 def test_wrong_inputs_are_reported(models):
-    with pytest.raises(pipelines.PipelineError, match="inpaint model"):
-        pipelines.denoise(_photo(), models["inpaint"])
-    with pytest.raises(pipelines.PipelineError, match="the mask is"):
-        pipelines.inpaint(_photo(), np.zeros((5, 5), np.uint8), models["inpaint"])
-    with pytest.raises(pipelines.PipelineError, match="uint8 or uint16"):
-        pipelines.denoise(_photo().astype(np.float32), models["denoise"])
-    with pytest.raises(pipelines.PipelineError, match="needs a mask"):
-        pipelines.run_model(_photo(), models["inpaint"])
+    with pytest.raises(EngineError, match="inpaint model"):
+        denoise(_photo(), models["inpaint"])
+    with pytest.raises(EngineError, match="the mask is"):
+        inpaint(_photo(), np.zeros((5, 5), np.uint8), models["inpaint"])
+    with pytest.raises(EngineError, match="uint8 or uint16"):
+        denoise(_photo().astype(np.float32), models["denoise"])
+    with pytest.raises(EngineError, match="needs a mask"):
+        run_model(_photo(), models["inpaint"])
 
 
 def test_noise_estimate_is_close_to_the_truth():
     rng = np.random.default_rng(3)
     clean = np.full((300, 300, 3), 128.0)
     noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
-    assert abs(pipelines.estimate_noise_sigma(noisy) - 20) < 2
-    assert pipelines.estimate_noise_sigma(clean.astype(np.uint8)) < 0.5
+    assert abs(estimate_noise_sigma(noisy) - 20) < 2
+    assert estimate_noise_sigma(clean.astype(np.uint8)) < 0.5
     noisy16 = noisy.astype(np.uint16) * 257
-    assert abs(pipelines.estimate_noise_sigma(noisy16) - 20) < 2
+    assert abs(estimate_noise_sigma(noisy16) - 20) < 2
