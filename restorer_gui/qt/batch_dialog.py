@@ -35,6 +35,7 @@ from restorer_gui.core.batch import (
     default_output_dir,
 )
 from restorer_gui.core.pathtext import PathTextError, exists, is_dir, path_from_text, shown
+from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import MAX_SIGMA, StrengthControl
 from restorer_gui.settings import Settings
 FORMAT_LABELS = {"same": "Same as the input", "png": "PNG", "jpg": "JPEG (8-bit)", "tiff": "TIFF (keeps 16 bits)"}
@@ -65,7 +66,8 @@ class BatchChoices:
 
 
 #: the steps the dialog offers (registry names, in chain order) and their labels
-STEP_LABELS = {"repair": "Repair damage (cracks, creases, tears, dust)", "denoise": "Denoise"}
+STEP_LABELS = {"repair": "Repair damage (cracks, creases, tears, dust)", "denoise": "Denoise",
+               "enhance": "Fix fading and colour"}
 
 
 class BatchDialog(QDialog):
@@ -254,6 +256,8 @@ class BatchDialog(QDialog):
             return "Choose at least one step."
         if self.step_boxes["denoise"].isChecked() and self.model.count() == 0:
             return "There is no denoise model."
+        if self.step_boxes["enhance"].isChecked() and not registry.list_models("enhance"):
+            return "No enhancement model is installed (train one with `restorer train enhance`)."
         return ""
 
     def _show_live_problem(self, *_args) -> None:

@@ -13,9 +13,9 @@ from restorer_gui.commandline import CommandError, run_command
 
 __all__ = ["add_parsers", "main"]
 
-_TASKS = ("denoise", "inpaint", "scratch")
+_TASKS = ("denoise", "inpaint", "scratch", "enhance")
 _DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"],
-                 "repair": ["Kodak24"]}
+                 "repair": ["Kodak24"], "enhance": ["held-out", "Kodak24", "McMaster"]}
 
 
 def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -115,6 +115,7 @@ _TRAIN_DEFAULTS = {
     "denoise": {"steps": 200_000, "batch": 16, "patch": 96, "lr": 4e-4, "val_every": 500},
     "inpaint": {"steps": 100_000, "batch": 8, "patch": 128, "lr": 2e-4, "val_every": 500},
     "scratch": {"steps": 20_000, "batch": 8, "patch": 128, "lr": 5e-4, "val_every": 250},
+    "enhance": {"steps": 4_000, "batch": 16, "patch": 192, "lr": 1e-3, "val_every": 250},
 }
 
 
@@ -162,6 +163,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.task == "repair":
         return _cmd_eval_repair(args)
+    if args.task == "enhance":
+        from restorer_gui.training.enhance_eval import cli_eval
+
+        return cli_eval(args)
     if args.model is None:
         raise CommandError(f"eval {args.task} needs --model")
     model, card = ev.load_model(args.model)

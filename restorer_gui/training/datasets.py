@@ -22,6 +22,7 @@ __all__ = [
     "PatchBank",
     "augment",
     "denoise_batch",
+    "enhance_batch",
     "inpaint_batch",
     "list_images",
     "load_rgb",
@@ -284,3 +285,17 @@ def scratch_batch(
         if rng.random() < 0.33:
             images[i] = deg.jpeg_compress(images[i], rng, (50, 95))
     return {"image": images, "mask": masks}
+
+
+def enhance_batch(bank: Bank, seed: int, step: int, n: int, size: int, p_clean: float = 0.1) -> dict[str, np.ndarray]:
+    """Faded prints and their targets (NHWC float32) from `core.fading.fade_print`, strength 0.3–1.3; a share
+    ``p_clean`` is left as it is (an enhancer must leave a good photo alone)."""
+    from restorer_gui.core import fading
+
+    rng = _rng(seed, step)
+    clean = _clean(bank, rng, n, size)
+    faded, target = np.empty_like(clean), np.empty_like(clean)
+    for i in range(n):
+        strength = 0.0 if rng.random() < p_clean else float(rng.uniform(0.3, 1.3))
+        faded[i], target[i] = fading.fade_print(clean[i], rng, strength)
+    return {"faded": faded, "target": target}

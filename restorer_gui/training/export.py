@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 #: trainer task name → card task name
-CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches"}
+CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches", "enhance": "enhance"}
 
 
 def load_checkpoint_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:

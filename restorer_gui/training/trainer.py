@@ -1,4 +1,4 @@
-"""Seeded, resumable trainers for the denoiser, inpainter and scratch detector.
+"""Seeded, resumable trainers for the denoiser, inpainter, scratch detector and enhancer.
 
 A run lives in one folder: ``last.pt`` (full state, rewritten atomically every few minutes and on
 SIGTERM/SIGINT), ``best.pt`` (best validation), ``weights/step_N.pt`` (weights at each validation; these and the
@@ -269,8 +269,36 @@ class ScratchTask(Task):
         return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
 
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask)}
-_ARRAYS = {"denoise": ds.denoise_batch, "inpaint": ds.inpaint_batch, "scratch": ds.scratch_batch}
+class EnhanceTask(Task):
+    """Faded prints (`core.fading`) → the photo (a B&W print → its neutral gray): L1 on the full patch,
+    which holds the whole correction (curves, colour matrix and local grid); PSNR on held-out images."""
+
+    name, arch, metric = "enhance", "enhance_curves", "psnr"
+    hparams = {"nc": [16, 32, 64, 64], "knots": 16, "grid": 8, "thumb": 128, "hidden": 128}
+
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {"faded": _nchw(a["faded"], self.device), "target": _nchw(a["target"], self.device)}
+
+    def val_batches(self, bank: ds.Bank) -> list[dict[str, torch.Tensor]]:
+        """Held-out faded prints, none left clean (a clean crop's input PSNR is infinite and would swamp the mean)."""
+        n, per = self.cfg.val_count, 8
+        return [self.tensors(ds.enhance_batch(bank, self.cfg.seed, 10**9 + i, min(per, n - i), self.cfg.patch, 0.0))
+                for i in range(0, n, per)]
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = L.l1_loss(model(b["faded"]), b["target"])
+        return loss, {"l1": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        ours = torch.cat([L.psnr(model(b["faded"]), b["target"]) for b in batches])
+        given = torch.cat([L.psnr(b["faded"], b["target"]) for b in batches])
+        return {"psnr": float(ours.mean()), "psnr_input": float(given.mean())}
+
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask, EnhanceTask)}
+_ARRAYS = {"denoise": ds.denoise_batch, "inpaint": ds.inpaint_batch, "scratch": ds.scratch_batch,
+           "enhance": ds.enhance_batch}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class EnhanceCurves(nn.Module):
     size_multiple = 1
 
     def __init__(self, nc: tuple[int, ...] | list[int] = (16, 32, 64, 64), knots: int = 16, grid: int = 8,
-                 thumb: int = 256, hidden: int = 128) -> None:
+                 thumb: int = 128, hidden: int = 128) -> None:
         super().__init__()
         if knots < 2 or grid < 1 or thumb < 16:
             raise ValueError("knots ≥ 2, grid ≥ 1 and thumb ≥ 16 are needed")
@@ -160,6 +160,6 @@ class EnhanceCurves(nn.Module):
 
 @register("enhance_curves")
 def build_enhance_curves(nc: tuple[int, ...] | list[int] = (16, 32, 64, 64), knots: int = 16, grid: int = 8,
-                         thumb: int = 256, hidden: int = 128) -> EnhanceCurves:
+                         thumb: int = 128, hidden: int = 128) -> EnhanceCurves:
     """Builder used by model cards."""
     return EnhanceCurves(nc=nc, knots=knots, grid=grid, thumb=thumb, hidden=hidden)

@@ -41,8 +41,11 @@ def _tensor(pixels: np.ndarray, scale: float, device: Any) -> Any:
     """H×W×C (C = 1 or 3) pixels → 1×3×H×W float in [0, 1] (gray repeated)."""
     import torch
 
-    a = pixels.astype(np.int32) if pixels.dtype == np.uint16 else pixels  # torch has no uint16 arithmetic
-    t = torch.from_numpy(np.ascontiguousarray(a)).to(device).permute(2, 0, 1)[None].float().div_(scale)
+    if pixels.dtype == np.uint16:
+        a = pixels.astype(np.int32)  # torch has no uint16 arithmetic
+    else:  # a writable contiguous copy (the document's arrays are read-only)
+        a = np.array(pixels, copy=not (pixels.flags.writeable and pixels.flags.c_contiguous), order="C")
+    t = torch.from_numpy(a).to(device).permute(2, 0, 1)[None].float().div_(scale)
     return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
 
 
@@ -94,7 +97,7 @@ def enhance(image: np.ndarray, model: Any, strength: float = 100.0, mask: np.nda
             x = _tensor(region[top:bottom, :, :ncol], scale, model.device)
             y = model.module.apply(x, params, (y0 + top, x0, h, w))
             if mask is not None:
-                m = torch.from_numpy(np.ascontiguousarray(weights[y0 + top:y0 + bottom, x0:x1])).to(y.device)
+                m = torch.from_numpy(np.array(weights[y0 + top:y0 + bottom, x0:x1], order="C")).to(y.device)
                 y = torch.lerp(x, y, m.float().mul_(s / 255.0)[None, None])
             elif s < 1.0:
                 y = torch.lerp(x, y, s)

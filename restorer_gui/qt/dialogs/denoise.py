@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +21,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from restorer_gui.qt.dialogs.preview import PREVIEW_DELAY_MS, PREVIEW_SIDE, LivePreview
+
+__all__ = ["PREVIEW_DELAY_MS", "PREVIEW_SIDE", "DenoiseDialog", "DenoiseOptions", "StrengthControl"]
 
 MAX_SIGMA = 50
 
@@ -56,8 +60,6 @@ class DenoiseOptions:
     replace_previous: bool = False  # run on what lies under the last Denoise result and replace it
 
 
-PREVIEW_SIDE = 192  # px of the photo shown at 100 % on each side of the preview
-PREVIEW_DELAY_MS = 200  # the preview waits this long after the last change before it runs
 
 
 class DenoiseDialog(QDialog):
@@ -97,52 +99,33 @@ class DenoiseDialog(QDialog):
         hint.setWordWrap(True)
         self.found = QLabel("")  # what Auto estimated, from the preview
         self._request = request_preview
-        self.before = self.after = None
+        self.before = self.after = self.preview = None
         if preview_crop is not None and request_preview is not None:
-            from restorer_gui.qt.imaging import array_to_pixmap
-
-            self.before, self.after = QLabel(), QLabel()
-            self.before.setPixmap(array_to_pixmap(preview_crop))
-            self.after.setMinimumSize(preview_crop.shape[1], preview_crop.shape[0])
-            self.after.setText("…")
-            self.after.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._timer = QTimer(self)
-            self._timer.setSingleShot(True)
-            self._timer.setInterval(PREVIEW_DELAY_MS)
-            self._timer.timeout.connect(self._ask_preview)
+            self.preview = LivePreview(preview_crop, self._ask_preview, self)
+            self.before, self.after = self.preview.before, self.preview.after
             for signal in (self.spin.valueChanged, self.auto.toggled, self.model.currentIndexChanged):
-                signal.connect(lambda *_: self._timer.start())
-            self._timer.start()
+                signal.connect(self.preview.schedule)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Denoise")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        if self.before is not None:
-            row = QHBoxLayout()
-            for title, label in (("Before (100 %)", self.before), ("After", self.after)):
-                col = QVBoxLayout()
-                col.addWidget(QLabel(title))
-                col.addWidget(label)
-                row.addLayout(col)
-            layout.addLayout(row)
+        if self.preview is not None:
+            layout.addLayout(self.preview.layout())
             layout.addWidget(self.found)
         layout.addWidget(hint)
         layout.addWidget(buttons)
 
     def _ask_preview(self) -> None:
         if self._request is not None:
-            self.after.setText("…")
             self._request(self.strength.sigma, str(self.model.currentData()))
 
     def show_preview(self, pixels: np.ndarray, sigma: float | None, estimated: bool) -> None:
         """The denoised region (GUI thread), and the level used ("Auto found σ 12.3" when estimated)."""
-        from restorer_gui.qt.imaging import array_to_pixmap
-
-        if self.after is None:
+        if self.preview is None:
             return
-        self.after.setPixmap(array_to_pixmap(pixels))
+        self.preview.show(pixels)
         if estimated and sigma is not None:
             self.found.setText(f"Auto found σ {sigma:.1f}; untick Auto to start from there.")
             self.spin.blockSignals(True)
