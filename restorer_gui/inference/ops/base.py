@@ -1,7 +1,8 @@
 """What an operation is: typed parameters, the models it uses, what it returns, and a run function.
 
 Importing this module (and every operation module) loads no torch: the GUI builds its menus from the
-registry before torch has loaded; operations import the engine inside ``run``.
+registry before torch has loaded; the engine (`inference/engine.py`) loads none on import either, and
+operations import torch inside the functions that run a network.
 """
 
 from __future__ import annotations
