@@ -354,7 +354,8 @@ def start_batch(parent: QWidget, settings: Settings, pool: WorkerPool, choices: 
 
 
 def ask_for_batch(parent: QWidget, settings: Settings, show_error: Callable[[str, str], None]) -> BatchChoices | None:
-    """File ▸ Batch Denoise Folder…'s options dialog: the choices (remembered in *settings* and on disk), or None."""
+    """File ▸ Batch Denoise Folder…'s options dialog: the choices (remembered in *settings* and on disk), or
+    None."""
     models = _denoise_models()
     if not models:
         show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")

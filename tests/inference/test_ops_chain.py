@@ -201,7 +201,8 @@ def test_no_import_circles_between_modules(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "qt" / "__init__.py").write_text("")
     (pkg / "qt" / "window.py").write_text("def f():\n    from restorer_gui.qt.part import Part\n")
-    (pkg / "qt" / "part.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .window import W\n")
+    (pkg / "qt" / "part.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .window import W\n")
     assert _cycles(_import_graph(pkg)) == [{"restorer_gui.qt.window", "restorer_gui.qt.part"}]
 
 
