@@ -365,6 +365,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Run a recipe (default: denoise) on every matching photo of a folder; see the module docstring for exit codes."""
     from restorer_gui.core.batch import BatchOptions, BatchPlanError, plan_batch
 
+    cluster = _cluster_settings(args)  # first: without Ray, --cluster says how to install it
     strength, auto = _sigma(args)
     if not 1 <= args.jpeg_quality <= 100:
         raise CommandError("--jpeg-quality must be between 1 and 100")
@@ -379,8 +380,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"Nothing to do: {reason} ({plan.options.input_dir} -> {plan.options.output_dir}).")
         return 0
     recipe = _steps_recipe(args, default="denoise", auto_default=False)
-    models = _models(args.device)
-    _prepare(models, recipe)
+    if cluster is None:  # on a cluster, each worker loads (and checks) the models
+        models = _models(args.device)
+        _prepare(models, recipe)
     from restorer_gui.inference.batch import BatchRunner, RunSettings
     from restorer_gui.inference.jobs import CancelToken
 
@@ -389,7 +391,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     label = "Denoising" if recipe.names == ["denoise"] else "Restoring"
     with _batch_progress(len(plan.items), label) as callbacks, _sigint_cancels(cancel):
-        summary = BatchRunner(plan, None, settings, callbacks, cancel, recipe=recipe, models=models).run()
+        if cluster is None:
+            summary = BatchRunner(plan, None, settings, callbacks, cancel, recipe=recipe, models=models).run()
+        else:
+            summary = _cluster_batch(plan, recipe, cluster, settings, callbacks, cancel, args.device)
     for path, reason in summary.failed:
         _error(f"{path}: {reason}")
     if summary.fatal:
@@ -400,6 +405,42 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if summary.cancelled:
         return 130
     return 0 if summary.ok else 1
+
+
+def _cluster_settings(args: argparse.Namespace) -> Any:
+    """The --cluster options (None without --cluster); Ray missing or a bad number is a usage error."""
+    if args.cluster is None:
+        if args.workers is not None or args.gpus_per_worker is not None or args.cpus_per_worker is not None:
+            raise CommandError("--workers, --gpus-per-worker and --cpus-per-worker go with --cluster")
+        return None
+    from restorer_gui.inference.cluster import ClusterSettings, import_ray
+
+    try:
+        import_ray()
+        return ClusterSettings(args.cluster.strip(), args.workers, args.gpus_per_worker or 0.0,
+                               args.cpus_per_worker or 1.0)
+    except RestorerError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _cluster_batch(plan: Any, recipe: Any, cluster: Any, settings: Any, callbacks: Any, cancel: Any,
+                   device: str) -> Any:
+    """The batch on a Ray cluster (`inference.cluster`): the same plan, outcomes, log and summary."""
+    from restorer_gui.inference.cluster import ClusterRunner
+
+    def started(info: Any) -> None:
+        print(f"worker {info.number} on {info.host} (pid {info.pid}, {info.device}): {', '.join(info.models)}",
+              file=sys.stderr)
+
+    try:
+        runner = ClusterRunner(plan, recipe, cluster, settings, callbacks, cancel, device=device, on_worker=started)
+        summary = runner.run()
+    except RestorerError as exc:
+        raise CommandError(str(exc)) from None
+    hosts = sorted({w.host for w in runner.workers})
+    lost = f", {len(runner.lost)} lost and replaced" if runner.lost else ""
+    print(f"Cluster: {len(runner.workers)} workers on {', '.join(hosts) or 'no host'}{lost}.")
+    return summary
 
 
 @contextmanager
@@ -591,6 +632,17 @@ def _add_restore_commands(sub: Any) -> None:
     _add_steps_options(p, "denoise")
     p.add_argument("--threshold", type=float, default=None, help="repair step: detector probability cut (0-1)")
     _add_engine_options(p)
+    cluster = p.add_argument_group("cluster", "run the batch on a Ray cluster (pip install \"restorer-gui[cluster]\"); "
+                                   "inputs and outputs must be on storage every node sees under the same paths")
+    cluster.add_argument("--cluster", metavar="local|ADDRESS",
+                         help="'local' starts a Ray cluster on this machine; 'auto', HOST:PORT of a head node or "
+                              "ray://HOST:10001 joins one")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="worker processes, each holding the models once (default: as many as the GPUs or CPUs hold)")
+    cluster.add_argument("--gpus-per-worker", type=float, metavar="G",
+                         help="GPUs each worker reserves (default 0; 0.5 puts two workers on a GPU)")
+    cluster.add_argument("--cpus-per-worker", type=float, metavar="C",
+                         help="CPUs each worker reserves, also its torch threads (default 1)")
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("models", help="list, import or remove models")

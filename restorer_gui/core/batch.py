@@ -308,6 +308,7 @@ class FileOutcome:
     megapixels: float = 0.0
     seconds: float = 0.0  # time in the model
     sigma: float | None = None
+    fatal: bool = False  # failed writing to a full, read-only or forbidden disk: no other file would fare better
 
 
 @dataclass(frozen=True)

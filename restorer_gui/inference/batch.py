@@ -216,10 +216,7 @@ class BatchRunner:
             self.models = ModelSet(str(self.model.device) if self.model is not None else "auto")
             if self.model is not None:
                 self.models.add(self.model)
-        self._start = time.monotonic()
-        self._log = _JsonLog(s.log_dir or paths.log_dir() / "batch")
-        self._summary.log_path = self._log.path
-        self._begin_log()
+        self._open_log()
         items = self.plan.items
         decoded: queue.Queue[_Decoded] = queue.Queue(maxsize=max(1, s.queue_size))
         results: queue.Queue[_Result | None] = queue.Queue(maxsize=max(1, s.queue_size))
@@ -247,6 +244,13 @@ class BatchRunner:
             finally:
                 self._finish()
         return self._summary
+
+    def _open_log(self) -> None:
+        """Start the clock and the JSON-lines log, and log the start (options, recipe, skipped files)."""
+        self._start = time.monotonic()
+        self._log = _JsonLog(self.settings.log_dir or paths.log_dir() / "batch")
+        self._summary.log_path = self._log.path
+        self._begin_log()
 
     def _join(self, threads: list[threading.Thread]) -> None:
         """Wait for the I/O threads; an interrupt meanwhile drops queued results but still waits
@@ -288,15 +292,8 @@ class BatchRunner:
                 return
 
     def _decode(self, index: int, item: BatchItem) -> _Decoded:
-        try:
-            image = load_image(item.source, max_pixels=self.settings.max_pixels)
-        except ImageError as exc:
-            return _Decoded(index, error=_reason(exc, item.source))
-        except MemoryError:
-            return _Decoded(index, error="not enough memory to open this image")
-        except Exception as exc:  # noqa: BLE001 - e.g. an image the noise estimate cannot read
-            return _Decoded(index, error=_reason(exc, item.source))
-        return _Decoded(index, image)
+        image, error = _read(item, self.settings)
+        return _Decoded(index, image, error=error)
 
     def _infer_loop(self, decoded: queue.Queue[_Decoded], results: queue.Queue[_Result | None], writers: int) -> None:
         items = self.plan.items
@@ -332,27 +329,17 @@ class BatchRunner:
                 self.callbacks.file_progress(index, fraction)
             self._report()
 
-        start = time.perf_counter()
+        assert self.models is not None
         try:
-            assert self.models is not None
-            chained = run_chain(image.pixels, self.recipe, self.models, tile=self.settings.tile, progress=progress,
-                                cancel=self._stop)
-            out = chained.image
-            sigma = chained.info.get("denoise", {}).get("sigma")
+            result = _restore(index, item, image, self.recipe, self.models, self.settings, progress, self._stop)
         except JobCancelled:
-            return None
-        except MemoryError:
-            self._record(FileOutcome(index, item.source, item.target, "failed", "not enough memory for this image"))
-            return None
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            _log.warning("batch: %s failed in the model", item.source, exc_info=True)
-            self._record(FileOutcome(index, item.source, item.target, "failed", _reason(exc, item.source)))
             return None
         finally:
             self._current = 0.0
-        keep = self.settings.keep_metadata
-        return _Result(index, out, image.icc_profile if keep else None, image.exif if keep else None,
-                       time.perf_counter() - start, sigma, image.dpi_for(out), image.color_chunks if keep else None)
+        if isinstance(result, FileOutcome):
+            self._record(result)
+            return None
+        return result
 
     def _encode_loop(self, results: queue.Queue[_Result | None]) -> None:
         items = self.plan.items
@@ -360,24 +347,11 @@ class BatchRunner:
             result = _get(results, self._stop)
             if result is None or self._stop.cancelled:
                 return  # finished, cancelled (unwritten results are dropped) or halted
-            item = items[result.index]
-            try:
-                item.target.parent.mkdir(parents=True, exist_ok=True)
-                save_image(item.target, result.pixels, icc_profile=result.icc, exif=result.exif,
-                           quality=self.settings.jpeg_quality, fmt=item.fmt, dpi=result.dpi,
-                           color_chunks=result.color_chunks)
-            except (ImageError, OSError) as exc:
-                reason = _reason(exc, item.source)
-                if isinstance(exc, OSError):
-                    reason = f"cannot create the folder {item.target.parent}: {exc.strerror or exc}"
-                self._record(FileOutcome(result.index, item.source, item.target, "failed", reason))
-                if _fatal_errno(exc):
-                    self._set_fatal(reason)
-                    return
-                continue
-            h, w = result.pixels.shape[:2]
-            self._record(FileOutcome(result.index, item.source, item.target, "done", "", h * w / 1e6,
-                                     result.seconds, result.sigma))
+            outcome = _write(items[result.index], result, self.settings)
+            self._record(outcome)
+            if outcome.fatal:
+                self._set_fatal(outcome.reason)
+                return
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -418,17 +392,25 @@ class BatchRunner:
         self._log.write("start", input=str(opts.input_dir), output=str(opts.output_dir), recursive=opts.recursive,
                         patterns=opts.patterns, format=opts.fmt, on_existing=opts.on_existing,
                         model=self.model.id if self.model is not None else None,
-                        device=str(self.model.device) if self.model is not None else self.models.device,
+                        device=self._device_name(),
                         sigma="auto" if s.auto else s.sigma, steps=self.recipe.names,
                         recipe=json.loads(self.recipe.to_json()),
                         keep_metadata=s.keep_metadata, files=len(self.plan.items))
         self._write_recipe()
-        for path in self.plan.stale_temps:  # left by a crashed run; the plan found them
+        self._remove_temps(self.plan.stale_temps)  # left by a crashed run; the plan found them
+        for path, reason in self.plan.skipped:
+            self._log.write("skipped", source=str(path), reason=reason)
+
+    def _device_name(self) -> str:
+        return str(self.model.device) if self.model is not None else self.models.device
+
+    def _remove_temps(self, temps: list[Path]) -> None:
+        """Delete the temporaries of interrupted atomic writes (a crash or a killed worker leaves them)."""
+        assert self._log is not None
+        for path in temps:
             with contextlib.suppress(OSError):
                 path.unlink()
                 self._log.write("removed-temp", path=str(path))
-        for path, reason in self.plan.skipped:
-            self._log.write("skipped", source=str(path), reason=reason)
 
     def _write_recipe(self) -> None:
         """A chain's recipe as JSON next to the outputs (a separate output folder only; a plain one-step
@@ -525,22 +507,66 @@ class FileJob:
 
 def run_file_job(job: FileJob, models: ModelSet, cancel: CancelToken | None = None) -> FileOutcome:
     """Read, restore and atomically write one file, as `BatchRunner` does for each of a plan's files
-    (same chain, same writer, same reasons); never raises for a bad file, only for cancellation."""
+    (same reader, chain, writer and reasons); never raises for a bad file, only for cancellation. A write
+    that no other file would escape (full or read-only disk) comes back failed with ``fatal`` set."""
     item, s = job.item, job.settings
+    image, error = _read(item, s)
+    if image is None:
+        return FileOutcome(job.index, item.source, item.target, "failed", error)
+    result = _restore(job.index, item, image, job.recipe, models, s, None, cancel)
+    del image
+    if isinstance(result, FileOutcome):
+        return result
+    return _write(item, result, s)
+
+
+# --------------------------------------------------------------------------- one file's stages (shared)
+
+
+def _read(item: BatchItem, settings: RunSettings) -> tuple[ImageData | None, str]:
+    """The decoded input, or None and the reason it cannot be read."""
+    try:
+        return load_image(item.source, max_pixels=settings.max_pixels), ""
+    except ImageError as exc:
+        return None, _reason(exc, item.source)
+    except MemoryError:
+        return None, "not enough memory to open this image"
+    except Exception as exc:  # noqa: BLE001 - e.g. an image the noise estimate cannot read
+        return None, _reason(exc, item.source)
+
+
+def _restore(index: int, item: BatchItem, image: ImageData, recipe: Recipe, models: ModelSet,
+             settings: RunSettings, progress: Callable[[float, str], None] | None,
+             cancel: CancelToken | None) -> _Result | FileOutcome:
+    """The recipe on one decoded file: the result to write, or the file's failure (raises only
+    JobCancelled)."""
     start = time.perf_counter()
     try:
-        image = load_image(item.source, max_pixels=s.max_pixels)
-        chained = run_chain(image.pixels, job.recipe, models, tile=s.tile, cancel=cancel)
-        item.target.parent.mkdir(parents=True, exist_ok=True)
-        save_image(item.target, chained.image, icc_profile=image.icc_profile if s.keep_metadata else None,
-                   exif=image.exif if s.keep_metadata else None, quality=s.jpeg_quality, fmt=item.fmt,
-                   dpi=image.dpi_for(chained.image), color_chunks=image.color_chunks if s.keep_metadata else None)
+        chained = run_chain(image.pixels, recipe, models, tile=settings.tile, progress=progress, cancel=cancel)
     except JobCancelled:
         raise
     except MemoryError:
-        return FileOutcome(job.index, item.source, item.target, "failed", "not enough memory for this image")
-    except Exception as exc:  # noqa: BLE001 - one bad file is a reason, not a crash
-        return FileOutcome(job.index, item.source, item.target, "failed", _reason(exc, item.source))
-    h, w = chained.image.shape[:2]
-    return FileOutcome(job.index, item.source, item.target, "done", "", h * w / 1e6, time.perf_counter() - start,
-                       chained.info.get("denoise", {}).get("sigma"))
+        return FileOutcome(index, item.source, item.target, "failed", "not enough memory for this image")
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        _log.warning("batch: %s failed in the model", item.source, exc_info=True)
+        return FileOutcome(index, item.source, item.target, "failed", _reason(exc, item.source))
+    out, keep = chained.image, settings.keep_metadata
+    return _Result(index, out, image.icc_profile if keep else None, image.exif if keep else None,
+                   time.perf_counter() - start, chained.info.get("denoise", {}).get("sigma"), image.dpi_for(out),
+                   image.color_chunks if keep else None)
+
+
+def _write(item: BatchItem, result: _Result, settings: RunSettings) -> FileOutcome:
+    """Write a result atomically (its folder made first): done, or failed with the reason (``fatal`` for a
+    full, read-only or forbidden output disk)."""
+    try:
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+        save_image(item.target, result.pixels, icc_profile=result.icc, exif=result.exif,
+                   quality=settings.jpeg_quality, fmt=item.fmt, dpi=result.dpi, color_chunks=result.color_chunks)
+    except (ImageError, OSError) as exc:
+        reason = _reason(exc, item.source)
+        if isinstance(exc, OSError):
+            reason = f"cannot create the folder {item.target.parent}: {exc.strerror or exc}"
+        return FileOutcome(result.index, item.source, item.target, "failed", reason, fatal=_fatal_errno(exc))
+    h, w = result.pixels.shape[:2]
+    return FileOutcome(result.index, item.source, item.target, "done", "", h * w / 1e6, result.seconds, result.sigma)
