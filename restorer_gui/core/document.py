@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from restorer_gui.core.imageio import ImageData
-from restorer_gui.core.layers import Layer, composite, match_layout
+from restorer_gui.core.layers import Layer, composite, match_layout, recipe_of
+from restorer_gui.core.recipe import Recipe, Step
 
 
 class Document:
@@ -57,11 +58,18 @@ class Document:
     def layer(self, uid: int) -> Layer:
         return self.layers[self.layer_index(uid)]
 
-    def make_layer(self, name: str, pixels: np.ndarray, operation: str = "import", **params: object) -> Layer:
-        """A layer converted to the original's size, channels and bit depth (not yet added)."""
+    def make_layer(self, name: str, pixels: np.ndarray, operation: str = "import", *, step: Step | None = None,
+                   **params: object) -> Layer:
+        """A layer converted to the original's size, channels and bit depth (not yet added); ``step`` is the
+        recipe step that made it, when an operation did."""
         data = match_layout(pixels, self.original)
         data.setflags(write=False)
-        return Layer(name=name, pixels=data, operation=operation, params=dict(params))
+        return Layer(name=name, pixels=data, operation=operation, params=dict(params), step=step)
+
+    def recipe(self) -> Recipe | None:
+        """The recipe of the visible result (see `layers.recipe_of`); None when no shown layer came from an
+        operation."""
+        return recipe_of(self.layers)
 
     def flatten(self) -> np.ndarray:
         """The visible result at full bit depth, as it would be saved."""

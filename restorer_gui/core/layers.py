@@ -8,12 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from restorer_gui.core.recipe import Recipe, Step
+
 _ids = itertools.count(1)
 
 
 @dataclass(eq=False)
 class Layer:
-    """A full-size image over the original: a model result or an imported picture."""
+    """A full-size image over the original: a model result or an imported picture. ``operation`` and
+    ``params`` describe it for people (the noise level used, …); ``step`` is the recipe step that made it
+    (None for imported pictures and layers from older projects)."""
 
     name: str
     pixels: np.ndarray
@@ -22,10 +26,18 @@ class Layer:
     visible: bool = True
     opacity: float = 1.0
     uid: int = field(default_factory=lambda: next(_ids))
+    step: Step | None = None
 
     @property
     def nbytes(self) -> int:
         return int(self.pixels.nbytes)
+
+
+def recipe_of(layers: list[Layer]) -> Recipe | None:
+    """The recipe of the visible result: the steps of the shown layers that an operation made, bottom to
+    top (hidden layers are not part of it); None when no shown layer came from an operation."""
+    steps = [layer.step for layer in layers if layer.step is not None and layer.visible and layer.opacity > 0]
+    return Recipe(tuple(steps)) if steps else None
 
 
 def match_layout(pixels: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -1,10 +1,18 @@
 """Projects: one zip file with the original, the mask and every result layer at full bit depth,
 plus a JSON manifest of layers and settings. Written atomically; read defensively.
+
+The manifest also holds each layer's recipe step (``"step"``: the operation and parameters that made it)
+and the document's recipe (``"recipe"``: the steps of the visible result layers, in the format of
+`core.recipe`, so it can be taken out and run by `restorer batch --recipe`). Both are optional: projects
+saved before them open with layers that record no step, and a damaged step is left out with a log line,
+never at the cost of the layer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -25,7 +33,10 @@ from restorer_gui.core.imageio import (
     valid_color_chunks,
     valid_dpi,
 )
-from restorer_gui.core.layers import Layer
+from restorer_gui.core.layers import Layer, recipe_of
+from restorer_gui.core.recipe import Recipe, RecipeError, Step
+
+log = logging.getLogger(__name__)
 
 PROJECT_SUFFIX = ".rgproj"
 FORMAT = "restorer-gui project"
@@ -55,7 +66,7 @@ class ProjectSnapshot:
         return cls(
             original=doc.image,
             mask=doc.mask.copy(),
-            layers=[Layer(l.name, l.pixels, l.operation, dict(l.params), l.visible, l.opacity, l.uid) for l in doc.layers],
+            layers=[dataclasses.replace(l, params=dict(l.params)) for l in doc.layers],
             source_path=str(doc.path) if doc.path else None,
             saved_path=str(doc.saved_path) if doc.saved_path else None,
             selected_uid=selected_uid,
@@ -65,6 +76,7 @@ class ProjectSnapshot:
 def _manifest(snap: ProjectSnapshot) -> dict[str, Any]:
     px = snap.original.pixels
     selected = next((i for i, l in enumerate(snap.layers) if l.uid == snap.selected_uid), None)
+    recipe = recipe_of(snap.layers)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -82,9 +94,11 @@ def _manifest(snap: ProjectSnapshot) -> dict[str, Any]:
         "selected_layer": selected,
         "layers": [
             {"file": f"layer-{i:03d}.tif", "name": l.name, "operation": l.operation, "params": l.params,
-             "visible": bool(l.visible), "opacity": float(l.opacity)}
+             "visible": bool(l.visible), "opacity": float(l.opacity),
+             "step": l.step.to_dict() if l.step is not None else None}
             for i, l in enumerate(snap.layers)
         ],
+        "recipe": recipe.to_dict() if recipe is not None else None,
     }
 
 
@@ -255,9 +269,36 @@ def _build(zf: zipfile.ZipFile, manifest: dict[str, Any], work: Path, limit: int
             raise ProjectError(f"{name}: layer {entry.get('name')!r} does not fit the photo")
         layer = doc.make_layer(str(entry.get("name", "Layer")), pixels, str(entry.get("operation", "import")))
         layer.params = dict(entry.get("params") or {})
+        layer.step = _read_step(entry.get("step"), name, layer.name)
         layer.visible = bool(entry.get("visible", True))
         layer.opacity = float(min(1.0, max(0.0, float(entry.get("opacity", 1.0)))))
         doc.layers.append(layer)
     saved = manifest.get("saved_path")
     doc.saved_path = Path(saved) if saved else None
+    _check_recipe(manifest.get("recipe"), doc, name)
     return doc
+
+
+def _read_step(raw: Any, name: str, layer: str) -> Step | None:
+    """A layer's recipe step from the manifest; a damaged one is left out (logged), the layer is kept."""
+    if raw is None:
+        return None
+    try:
+        return Step.from_dict(raw)
+    except (RecipeError, RecursionError, TypeError, ValueError) as exc:
+        log.warning("%s: layer %r: its recipe step is unreadable and was left out (%s)", name, layer, exc)
+        return None
+
+
+def _check_recipe(raw: Any, doc: Document, name: str) -> None:
+    """The saved recipe is the layers' steps written out for readers outside the app; the document's is
+    rebuilt from its layers, so a damaged or different saved one only gets a log line."""
+    if raw is None:
+        return
+    try:
+        saved = Recipe.from_dict(raw)
+    except (RecipeError, RecursionError, TypeError, ValueError) as exc:
+        log.warning("%s: the saved recipe is unreadable (%s); it is rebuilt from the layers", name, exc)
+        return
+    if saved != doc.recipe():
+        log.warning("%s: the saved recipe does not match the layers' steps; the layers' steps are used", name)

@@ -13,9 +13,12 @@ Operation names and their parameters are checked against the operation registry 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from restorer_gui.core.errors import RestorerError
@@ -50,6 +53,22 @@ class Step:
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "params": dict(self.params)}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Step:
+        if not isinstance(data, dict):
+            raise RecipeError("each step of a recipe is an object with 'op' and 'params'")
+        return cls(data.get("op"), data.get("params") or {})
+
+    @classmethod
+    def of(cls, op: str, params: Any) -> Step:
+        """The step that runs ``op`` with ``params``: an operation's parameter dataclass (every field, so the
+        step means the same when defaults change) or a mapping."""
+        if dataclasses.is_dataclass(params) and not isinstance(params, type):
+            values = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+        else:
+            values = dict(params or {})
+        return cls(op, values)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -64,9 +83,11 @@ class Recipe:
     def names(self) -> list[str]:
         return [s.op for s in self.steps]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": RECIPE_FORMAT, "version": 1, "steps": [s.to_dict() for s in self.steps]}
+
     def to_json(self) -> str:
-        return json.dumps({"format": RECIPE_FORMAT, "version": 1, "steps": [s.to_dict() for s in self.steps]},
-                          indent=2) + "\n"
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Recipe:
@@ -74,6 +95,13 @@ class Recipe:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecipeError(f"not a recipe (invalid JSON: {exc})") from None
+        except RecursionError:
+            raise RecipeError("not a recipe (nested too deeply)") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Recipe:
+        """A recipe from its JSON object (as `to_dict` makes it); anything else raises RecipeError."""
         if not isinstance(data, dict) or data.get("format") != RECIPE_FORMAT:
             raise RecipeError("not a recipe file")
         if data.get("version") != 1:
@@ -81,12 +109,18 @@ class Recipe:
         steps = data.get("steps")
         if not isinstance(steps, list):
             raise RecipeError("the recipe has no list of steps")
-        out = []
-        for s in steps:
-            if not isinstance(s, dict):
-                raise RecipeError("each step of a recipe is an object with 'op' and 'params'")
-            out.append(Step(s.get("op"), s.get("params") or {}))
-        return cls(tuple(out))
+        return cls(tuple(Step.from_dict(s) for s in steps))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the recipe's JSON to ``path`` atomically (the previous file stays whole if writing fails);
+        RecipeError names the file."""
+        from restorer_gui.core import imageio
+
+        target = Path(path)
+        try:
+            imageio._atomic_write(target, lambda f: f.write(self.to_json().encode("utf-8")))  # the one atomic write
+        except OSError as exc:
+            raise RecipeError(f"cannot write {target.name}: {exc.strerror or exc}") from None
 
 
 def parse_steps(text: str, params: dict[str, dict[str, Any]] | None = None) -> Recipe:

@@ -228,7 +228,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([self.act_open_project, self.act_save_project, self.act_save_project_as])
         m.addSeparator()
-        m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask, self.restore.act_import_model])
+        m.addActions([self.act_import_layer, self.act_import_mask, self.act_export_mask, self.restore.act_export_recipe,
+                      self.restore.act_import_model])
         m.addSeparator()
         m.addAction(self.act_batch)
         m.addSeparator()

@@ -22,8 +22,10 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QP
 from restorer_gui.core.document import Document
 from restorer_gui.core.imageio import ImageData
 from restorer_gui.core.layers import Layer, composite
+from restorer_gui.core.recipe import RecipeError, Step
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
+from restorer_gui.qt import recipe_export
 from restorer_gui.qt.review import DamageReview
 from restorer_gui.qt.document_model import DocumentModel
 from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
@@ -111,6 +113,7 @@ class RestoreController(QObject):
         self.review = DamageReview(window, fill=self.fill_damage, show_mask=self._show_mask)
         self.denoise_dialog_open: DenoiseDialog | None = None
         self._cancelling = False
+        self._repair_detector: str | None = None  # the detector whose damage is under review
         self._lane_device: tuple[str, str] | None = None  # (device setting, the device it resolved to)
         self.update_enabled()
 
@@ -128,6 +131,9 @@ class RestoreController(QObject):
         self.act_run_model = w._action("&Run Model…", self.run_model_dialog, tip="Apply any imported model")
         self.act_import_model = w._action("Import &Model…", self.import_model_dialog,
                                           tip="Add a model file (.safetensors, .pth) to your models")
+        self.act_export_recipe = w._action("Export &Recipe…", lambda: recipe_export.export_recipe_dialog(w),
+                                           tip="Write the steps that made the visible result as a recipe file "
+                                               "for `restorer batch --recipe`")
         self.act_cancel = w._action("&Cancel", self.cancel_all, QKeySequence("Esc"))
         self.act_cancel.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.actions_for_document = [self.act_repair, self.act_inpaint, self.act_denoise, self.act_detect,
@@ -163,6 +169,7 @@ class RestoreController(QObject):
         has_doc = self.window.model is not None
         for act in self.actions_for_document:
             act.setEnabled(has_doc)
+        self.act_export_recipe.setEnabled(recipe_export.has_steps(self.window.model.doc if has_doc else None))
         self.act_cancel.setEnabled(bool(self._visible_jobs()))
 
     # --- running jobs --------------------------------------------------------------------
@@ -239,20 +246,29 @@ class RestoreController(QObject):
             self.window.show_error("Model not found", str(exc))
             return None
 
-    def _run(self, title: str, op_name: str, params: dict[str, Any], apply: Callable[[Any], None], *,
+    def _step(self, title: str, op_name: str, params: dict[str, Any]) -> Step | None:
+        """The recipe step of running *op_name* with *params* (checked): what its result layer records.
+        None after saying what is wrong with them."""
+        from restorer_gui.inference import ops
+
+        try:
+            return Step.of(op_name, ops.get(op_name).parse(params))
+        except RecipeError as exc:
+            self.window.show_error(title, str(exc))
+            return None
+
+    def _run(self, title: str, op_name: str, params: dict[str, Any] | Step, apply: Callable[[Any], None], *,
              mask: np.ndarray | None = None, stage: str = "run", model_label: str = "", skip_top: int = 0) -> Job | None:
         """Submit one operation (or stage) on the current photo; *apply* gets its OpResult on the GUI thread."""
-        from restorer_gui.core.recipe import RecipeError
         from restorer_gui.inference import ops
 
         model = self.window.model
         if model is None:
             return None
-        try:
-            parsed = ops.get(op_name).parse(params)
-        except RecipeError as exc:
-            self.window.show_error(title, str(exc))
+        step = params if isinstance(params, Step) else self._step(title, op_name, params)
+        if step is None:
             return None
+        parsed = ops.get(op_name).parse(step.params)
         original, layers = _snapshot(model.doc)
         if skip_top:  # the run replaces the top layer(s): it works on what lies under them
             layers = layers[:-skip_top]
@@ -267,15 +283,15 @@ class RestoreController(QObject):
             self.window.show_error("Nothing to inpaint", "Paint over the damage first: the mask is empty.")
             return None
         info = self._model_for("inpaint")
-        if info is None:
+        step = self._step("Inpaint", "inpaint", {"model": info.id}) if info is not None else None
+        if step is None:
             return None
 
         def apply(result) -> None:
-            self._add_layer(result.image, "Inpaint", "inpaint", model=info.id)
+            self._add_layer(result.image, "Inpaint", "inpaint", step=step, model=info.id)
             self._hide_mask_for_result()
 
-        return self._run("Inpaint", "inpaint", {"model": info.id}, apply, mask=model.doc.mask.copy(),
-                         model_label=info.label)
+        return self._run("Inpaint", "inpaint", step, apply, mask=model.doc.mask.copy(), model_label=info.label)
 
     def _previous_denoise(self) -> Layer | None:
         """The top layer when it is a Denoise result (a new run can replace it)."""
@@ -344,19 +360,22 @@ class RestoreController(QObject):
         info = self._find(model_id) if model_id else self._model_for("denoise", "restore")
         if info is None:
             return None
-        params = {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask, "model": info.id}
+        step = self._step("Denoise", "denoise",
+                          {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask, "model": info.id})
+        if step is None:
+            return None
         previous = self._previous_denoise() if replace_previous else None
 
         def apply(result) -> None:
             used = result.info["sigma"]
             fields = dict(sigma=used, auto=sigma is None, inside_mask=inside_mask, model=info.id)
             if previous is not None and model.doc.layers and model.doc.layers[-1] is previous:
-                self._replace_layer(previous, result.image, result.label, "denoise", **fields)
+                self._replace_layer(previous, result.image, result.label, "denoise", step=step, **fields)
             else:
-                self._add_layer(result.image, result.label, "denoise", **fields)
+                self._add_layer(result.image, result.label, "denoise", step=step, **fields)
 
         skip = 1 if previous is not None else 0
-        return self._run("Denoise", "denoise", params, apply, mask=model.doc.mask.copy() if inside_mask else None,
+        return self._run("Denoise", "denoise", step, apply, mask=model.doc.mask.copy() if inside_mask else None,
                          model_label=info.label, skip_top=skip)
 
     def detect_scratches(self) -> Job | None:
@@ -387,12 +406,13 @@ class RestoreController(QObject):
         params = self._repair_params(detector.id)
 
         def apply(result) -> None:
+            self._repair_detector = detector.id  # the fill's recipe step names the detector that found it
             self.review.start(model, result, params)
 
         return self._run("Repair damage: finding the damage", "repair", params, apply, mask=model.doc.mask.copy(),
                          stage="detect_damage", model_label=detector.label)
 
-    def _repair_params(self, detector: str, inpainter: str | None = None) -> dict[str, Any]:
+    def _repair_params(self, detector: str | None, inpainter: str | None = None) -> dict[str, Any]:
         s = self.window.settings
         params: dict[str, Any] = {"detector": detector, "use_mask": True, "threshold": s.repair_threshold or None}
         if inpainter:
@@ -411,14 +431,18 @@ class RestoreController(QObject):
         inpainter = self._model_for("inpaint")
         if inpainter is None:
             return None
-        params = {"inpainter": inpainter.id, "grain": True}
+        detector = self._repair_detector if self.review.model is model else None
+        # the step of the whole repair: the detector that found the damage, the sensitivity it was reviewed at
+        step = self._step("Repair damage", "repair", {**self._repair_params(detector, inpainter.id), "grain": True})
+        if step is None:
+            return None
         self.review.finish()
 
         def apply(result) -> None:
-            self._add_layer(result.image, "Repair damage", "repair", model=inpainter.id, grain=True)
+            self._add_layer(result.image, "Repair damage", "repair", step=step, model=inpainter.id, grain=True)
             self._hide_mask_for_result()
 
-        return self._run("Repair damage", "repair", params, apply, mask=model.doc.mask.copy(), stage="fill_damage",
+        return self._run("Repair damage", "repair", step, apply, mask=model.doc.mask.copy(), stage="fill_damage",
                          model_label=inpainter.label)
 
     def _show_mask(self) -> None:
@@ -450,6 +474,9 @@ class RestoreController(QObject):
         if info is None:
             return None
         mask = model.doc.mask.copy() if model.doc.mask.max() else None
+        step = self._step(f"Run {info.label}", "run-model", {"model": str(model_id)})
+        if step is None:
+            return None
 
         def apply(result) -> None:
             if result.image is None and result.mask is not None:
@@ -458,9 +485,9 @@ class RestoreController(QObject):
             elif result.image.shape[:2] != model.doc.original.shape[:2]:
                 self._open_as_new_photo(result.image, info.label)
             else:
-                self._add_layer(result.image, info.label, info.task or "run-model", model=info.id)
+                self._add_layer(result.image, info.label, info.task or "run-model", step=step, model=info.id)
 
-        return self._run(f"Run {info.label}", "run-model", {"model": str(model_id)}, apply, mask=mask,
+        return self._run(f"Run {info.label}", "run-model", step, apply, mask=mask,
                          model_label=info.label)
 
     def import_model_dialog(self) -> None:
@@ -481,24 +508,27 @@ class RestoreController(QObject):
         return self.submit("Import model", fn, apply, document_bound=False, lane="io")
 
     # --- results -------------------------------------------------------------------------
-    def _add_layer(self, pixels: np.ndarray, name: str, operation: str, **params: Any) -> None:
+    def _add_layer(self, pixels: np.ndarray, name: str, operation: str, *, step: Step | None = None,
+                   **params: Any) -> None:
+        """A result layer (named apart from the others), one undo step; *step* is the recipe step that made it."""
         model = self.window.model
         assert model is not None
         taken = {layer.name for layer in model.doc.layers}
         if name in taken:  # a second Inpaint is "Inpaint 2", so the Layers panel tells them apart
             name = next(f"{name} {n}" for n in range(2, len(taken) + 3) if f"{name} {n}" not in taken)
-        layer = model.doc.make_layer(name, pixels, operation, **params)
+        layer = model.doc.make_layer(name, pixels, operation, step=step, **params)
         model.add_layer(layer)
         self.window.statusBar().showMessage(f"{name}: added as a layer (C compares it with the original).", 8000)
 
-    def _replace_layer(self, old: Layer, pixels: np.ndarray, name: str, operation: str, **params: Any) -> None:
+    def _replace_layer(self, old: Layer, pixels: np.ndarray, name: str, operation: str, *, step: Step | None = None,
+                       **params: Any) -> None:
         """Swap a result layer for a new one in one undo step."""
         from restorer_gui.core.history import AddLayerEdit, CompoundEdit, RemoveLayerEdit
 
         model = self.window.model
         assert model is not None
         index = model.doc.layer_index(old.uid)
-        layer = model.doc.make_layer(name, pixels, operation, **params)
+        layer = model.doc.make_layer(name, pixels, operation, step=step, **params)
         model.push(CompoundEdit([RemoveLayerEdit(old, index), AddLayerEdit(layer, index)], f"Replace “{old.name}”"))
         self.window.statusBar().showMessage(f"{name}: replaced “{old.name}”.", 8000)
 
