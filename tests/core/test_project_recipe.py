@@ -14,6 +14,8 @@ from restorer_gui.core.imageio import ImageData
 from restorer_gui.core.project import ProjectSnapshot, load_project, save_project
 from restorer_gui.core.recipe import Recipe, RecipeError, Step
 
+from .test_project import _rewrite_manifest
+
 OLD_PROJECT = Path(__file__).parent.parent / "data" / "projects" / "before-recipes.rgproj"
 
 REPAIR = Step("repair", {"threshold": 0.4, "grow": None, "grain": True, "use_mask": True, "detector": "tiny-detect",
@@ -42,17 +44,6 @@ def make_doc(tmp_path):
 def manifest_of(path):
     with zipfile.ZipFile(path) as zf:
         return json.loads(zf.read("manifest.json"))
-
-
-def rewrite_manifest(path, change):
-    with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    manifest = json.loads(members["manifest.json"])
-    change(manifest)
-    members["manifest.json"] = json.dumps(manifest).encode()
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
 
 
 def test_the_recipe_is_the_visible_steps_bottom_to_top(tmp_path):
@@ -137,7 +128,9 @@ def test_a_damaged_step_is_left_out_with_a_log_line_and_the_layer_kept(tmp_path,
     doc = make_doc(tmp_path)
     path = tmp_path / "odd.rgproj"
     save_project(path, ProjectSnapshot.of(doc))
-    rewrite_manifest(path, lambda m: m["layers"][3].update(step=raw))
+    layers = manifest_of(path)["layers"]
+    layers[3]["step"] = raw
+    _rewrite_manifest(path, layers=layers)
     with caplog.at_level(logging.WARNING, logger="restorer_gui.core.project"):
         loaded, _ = load_project(path)
     assert [l.name for l in loaded.layers] == [l.name for l in doc.layers]  # no layer lost
@@ -160,7 +153,7 @@ def test_a_damaged_or_stale_saved_recipe_only_gets_a_log_line(tmp_path, caplog, 
     doc = make_doc(tmp_path)
     path = tmp_path / "odd.rgproj"
     save_project(path, ProjectSnapshot.of(doc))
-    rewrite_manifest(path, lambda m: m.update(recipe=raw))
+    _rewrite_manifest(path, recipe=raw)
     with caplog.at_level(logging.WARNING, logger="restorer_gui.core.project"):
         loaded, _ = load_project(path)
     assert loaded.recipe() == Recipe((REPAIR, DENOISE))  # rebuilt from the layers' steps

@@ -5,7 +5,6 @@ import json
 import zipfile
 
 import numpy as np
-import pytest
 
 from restorer_gui.cli import main as cli_main
 from restorer_gui.core import imageio
@@ -13,21 +12,7 @@ from restorer_gui.core.recipe import Recipe, Step
 from restorer_gui.qt import recipe_export
 from restorer_gui.qt.review import sensitivity_to_threshold
 
-from .tiny_models import install_all
-
-
-@pytest.fixture
-def models(isolated_home):
-    install_all()
-
-
-def _scan(seed=0):
-    """A grainy grey photo with two white 'cracks' (the tiny detector marks near-white pixels)."""
-    rng = np.random.default_rng(seed)
-    px = np.clip(90 + 12 * rng.standard_normal((60, 80, 3)), 0, 255).astype(np.uint8)
-    px[20:23, 5:75] = 250
-    px[5:55, 40:42] = 248
-    return px
+from .test_repair_flow import _scan, models  # noqa: F401 - the same cracked photo and tiny models
 
 
 def _file_menu(window):

@@ -18,6 +18,7 @@ from PIL import Image
 from restorer_gui.core.document import Document
 from restorer_gui.core.imageio import ImageData
 from restorer_gui.core.project import ProjectSnapshot, save_project
+from restorer_gui.core.recipe import Step
 
 W, H = 24, 16
 
@@ -230,7 +231,8 @@ def project_members(tmp_path: Path) -> dict[str, bytes]:
     """The members of a small valid project (8×10 photo, a mask, one layer selected)."""
     doc = Document(ImageData(pixels=np.arange(8 * 10 * 3, dtype=np.uint8).reshape(8, 10, 3)))
     doc.mask[2:4, 3:6] = 255
-    doc.layers.append(doc.make_layer("result", np.full((8, 10, 3), 9, np.uint8), "denoise", sigma=3))
+    step = Step("denoise", {"strength": 3.0, "auto": False, "inside_mask": False, "model": None})  # fuzzed too
+    doc.layers.append(doc.make_layer("result", np.full((8, 10, 3), 9, np.uint8), "denoise", step=step, sigma=3))
     save_project(tmp_path / "base.rgproj", ProjectSnapshot.of(doc, doc.layers[0].uid))
     with zipfile.ZipFile(tmp_path / "base.rgproj") as zf:
         return {name: zf.read(name) for name in zf.namelist()}
