@@ -112,6 +112,7 @@ class RestoreController(QObject):
         self._make_status_widgets()
         self.review = DamageReview(window, fill=self.fill_damage, show_mask=self._show_mask)
         self.denoise_dialog_open: DenoiseDialog | None = None
+        self.enhance_dialog_open = None  # the Fix Fading and Colour dialog while it is open
         self._cancelling = False
         self._repair_detector: str | None = None  # the detector whose damage is under review
         self._lane_device: tuple[str, str] | None = None  # (device setting, the device it resolved to)
@@ -124,6 +125,8 @@ class RestoreController(QObject):
                                      tip="Fill the painted damage from its surroundings")
         self.act_denoise = w._action("&Denoise…", self.denoise_dialog, QKeySequence("Ctrl+Shift+D"),
                                      tip="Remove noise and grain, on the whole photo or inside the mask")
+        self.act_enhance = w._action("Fix &Fading and Colour…", self.enhance_dialog,
+                                     tip="Bring back faded colour and contrast (casts, yellowing, uneven fading)")
         self.act_detect = w._action("Detect &Scratches", self.detect_scratches, QKeySequence("Ctrl+Shift+M"),
                                     tip="Mark scratches, dust and cracks in the mask (one undo step)")
         self.act_repair = w._action("&Repair Damage…", self.repair, QKeySequence("Ctrl+Shift+R"),
@@ -136,11 +139,12 @@ class RestoreController(QObject):
                                                "for `restorer batch --recipe`")
         self.act_cancel = w._action("&Cancel", self.cancel_all, QKeySequence("Esc"))
         self.act_cancel.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.actions_for_document = [self.act_repair, self.act_inpaint, self.act_denoise, self.act_detect,
-                                     self.act_run_model]
+        self.actions_for_document = [self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance,
+                                     self.act_detect, self.act_run_model]
         # the Restore menu's action of each registered operation (checked against the registry in the tests;
         # upscale and face run their models through Run Model…)
         self.op_actions = {"repair": self.act_repair, "inpaint": self.act_inpaint, "denoise": self.act_denoise,
+                           "enhance": self.act_enhance,
                            "detect-scratches": self.act_detect, "run-model": self.act_run_model,
                            "upscale": self.act_run_model, "face": self.act_run_model}
 
@@ -162,7 +166,8 @@ class RestoreController(QObject):
 
     def menu_actions(self) -> list:
         """The Restore menu's operation actions, in order (None: a separator)."""
-        return [self.act_repair, self.act_inpaint, self.act_denoise, self.act_detect, None, self.act_run_model,
+        return [self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance, self.act_detect, None,
+                self.act_run_model,
                 self.act_import_model]
 
     def update_enabled(self) -> None:
@@ -301,15 +306,22 @@ class RestoreController(QObject):
 
     def _preview_crop(self, image: np.ndarray, side: int) -> tuple[int, int, int, int]:
         """The side × side box of the photo around the centre of the view (clipped to the photo)."""
-        h, w = image.shape[:2]
-        centre = self.window.view.mapToScene(self.window.view.viewport().rect().center())
-        cx, cy = int(centre.x()), int(centre.y())
-        sw, sh = min(side, w), min(side, h)
-        x0, y0 = min(max(0, cx - sw // 2), w - sw), min(max(0, cy - sh // 2), h - sh)
-        return x0, y0, x0 + sw, y0 + sh
+        from restorer_gui.qt.dialogs.preview import crop_box
+
+        return crop_box(self.window.view, image, side)
+
+    def enhance_dialog(self) -> None:
+        from restorer_gui.qt import enhance
+
+        enhance.open_dialog(self)
+
+    def enhance(self, strength: float = 100.0, inside_mask: bool = False, model_id: str | None = None) -> Job | None:
+        from restorer_gui.qt import enhance
+
+        return enhance.run(self, strength, inside_mask, model_id)
 
     def denoise_dialog(self) -> None:
-        from restorer_gui.qt.dialogs.denoise import PREVIEW_SIDE
+        from restorer_gui.qt.dialogs.preview import PREVIEW_SIDE, PreviewRunner
 
         model = self.window.model
         if model is None:
@@ -324,15 +336,10 @@ class RestoreController(QObject):
         base = _visible(original, layers[:-1] if previous is not None else layers)
         x0, y0, x1, y1 = self._preview_crop(base, PREVIEW_SIDE)
         crop = np.ascontiguousarray(base[y0:y1, x0:x1])
-        holder: dict[str, Any] = {}
+        runner = PreviewRunner(self, "Denoise preview", lambda r: dialog.show_preview(*r))
 
         def request(sigma: float | None, model_id: str) -> None:
-            old = holder.get("job")
-            if old is not None:
-                self.pool.cancel(old.id)
-            holder["job"] = self.submit("Denoise preview", _preview_job(base, crop, sigma, model_id, self.device,
-                                                                         self.precision),
-                                        lambda r: dialog.show_preview(*r), quiet=True)
+            runner.submit(_preview_job(base, crop, sigma, model_id, self.device, self.precision))
 
         dialog = DenoiseDialog([(i.id, i.label) for i in infos], bool(model.doc.mask.max()), s.denoise_sigma,
                                s.denoise_auto, self.window, preview_crop=crop, request_preview=request,
@@ -342,8 +349,7 @@ class RestoreController(QObject):
             accepted = dialog.exec() == DenoiseDialog.DialogCode.Accepted
         finally:
             self.denoise_dialog_open = None
-            if holder.get("job") is not None:
-                self.pool.cancel(holder["job"].id)
+            runner.stop()
         if not accepted:
             return
         options = dialog.options()

@@ -92,26 +92,34 @@ def run_net(net: Any, img: np.ndarray) -> np.ndarray:
     return out[0].permute(1, 2, 0).numpy()
 
 
-def _set_paths(name: str, max_images: int | None) -> list[Path]:
+def _set_paths(name: str, max_images: int | None) -> tuple[str, list[Path]]:
+    """(label, images) of a set: "held-out" (the trainers' held-out training images), a test set's name or a folder."""
     from restorer_gui.training import evaluate as ev
     from restorer_gui.training.trainer import DEFAULT_TRAIN_DATA
 
-    paths = held_out_paths(DEFAULT_TRAIN_DATA) if name == "held-out" else list_images([ev.resolve_sets([name])[name]])
-    return paths[:max_images] if max_images else paths
+    if name == "held-out":
+        label, paths = name, held_out_paths(DEFAULT_TRAIN_DATA)
+    else:
+        label, folder = next(iter(ev.resolve_sets([name]).items()))
+        paths = list_images([folder])
+    return label, paths[:max_images] if max_images else paths
 
 
 def enhance_eval(net: Any, sets: Sequence[str], seed: int = 0, max_images: int | None = None,
-                 strength: float = 1.0, grids: int = 2, out_dir: Path | None = None) -> dict[str, Any]:
-    """PSNR and mean CIEDE2000 per set for the faded input, ours and each classical method (see the module)."""
+                 strength: float | None = None, grids: int = 2, out_dir: Path | None = None) -> dict[str, Any]:
+    """PSNR and mean CIEDE2000 per set for the faded input, ours and each classical method (see the module).
+    Each photo fades with a seeded strength drawn from 0.3–1.3 as in training (or ``strength`` for all)."""
     from restorer_gui.training.evaluate import save_grid
 
     results: dict[str, Any] = {}
-    for s_idx, name in enumerate(sets):
+    for s_idx, given in enumerate(sets):
+        name, paths = _set_paths(given, max_images)
         rows: list[dict[str, float]] = []
         bw = 0
-        for idx, path in enumerate(_set_paths(name, max_images)):
+        for idx, path in enumerate(paths):
             rng = np.random.default_rng([seed, s_idx, idx])
-            faded, target = fading.fade_print(load_rgb(path), rng, strength)
+            amount = float(rng.uniform(0.3, 1.3)) if strength is None else strength
+            faded, target = fading.fade_print(load_rgb(path), rng, amount)
             bw += int(np.array_equal(target[..., 0], target[..., 2]))
             outs = {"input": faded, "ours": run_net(net, faded)} | {k: f(faded) for k, f in CLASSICAL.items()}
             rows.append({f"{m}_{k}": fn(o, target) for k, o in outs.items() for m, fn in (("psnr", psnr),

@@ -60,9 +60,11 @@ def predict(image: np.ndarray, model: Any) -> Any:
     h, w = colour.shape[:2]
     f = max(1, min(h, w) // (2 * int(getattr(net, "thumb", 256))))
     small = colour
-    if f > 1:
-        hh, ww = h // f * f, w // f * f
-        small = colour[:hh, :ww].reshape(hh // f, f, ww // f, f, -1).mean(axis=(1, 3), dtype=np.float32)
+    if f > 1:  # f×f block means, rows first (integer sums: several times faster than a float mean)
+        hh, ww, c = h // f * f, w // f * f, colour.shape[2]
+        acc = np.uint32 if f * f * 65535 < 2**32 else np.uint64
+        rows = colour[:hh, :ww].reshape(hh // f, f, ww, c).sum(axis=1, dtype=acc)
+        small = rows.reshape(hh // f, ww // f, f, c).sum(axis=2).astype(np.float32) / np.float32(f * f)
     with torch.inference_mode():
         return net.predict(net.thumbnail(_tensor(small, _scale(image.dtype), model.device)))
 
