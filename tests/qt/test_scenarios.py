@@ -78,14 +78,19 @@ def key(qtbot, widget, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 
 def shown(view) -> np.ndarray:
     """The photo as the canvas paints it on screen (at 100 %, the whole photo in view): H×W×3 uint8."""
-    image = view.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
-    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * image.height())
-    screen = rows.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
-    screen = screen.reshape(image.height(), image.width(), 3)
+    screen = array_of(view.viewport().grab().toImage())
     corner = view.mapFromScene(QPointF(0, 0))
     w, h = int(view.sceneRect().width()), int(view.sceneRect().height())
-    assert 0 <= corner.x() and corner.x() + w <= image.width() and 0 <= corner.y() and corner.y() + h <= image.height()
+    assert 0 <= corner.x() and corner.x() + w <= screen.shape[1] and 0 <= corner.y() and corner.y() + h <= screen.shape[0]
     return screen[corner.y(): corner.y() + h, corner.x(): corner.x() + w].copy()
+
+
+def array_of(image: QImage) -> np.ndarray:
+    """A QImage (a screen grab, a preview) as H×W×3 uint8."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * image.height())
+    return rows.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
+        image.height(), image.width(), 3).copy()
 
 
 def stroke(qtbot, view, points) -> None:
@@ -258,13 +263,6 @@ def test_denoise_preview_follows_the_strength_and_shows_the_result(window, qtbot
     # hiding the result in the layers panel shows the photo again
     window.layers_panel.list.item(0).setCheckState(Qt.CheckState.Unchecked)
     np.testing.assert_array_equal(shown(window.view), photo)
-
-
-def array_of(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * image.height())
-    return rows.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
-        image.height(), image.width(), 3).copy()
 
 
 # --- batch with a typed path --------------------------------------------------------------------------------
