@@ -63,6 +63,7 @@ def measure(sizes: list[float], repeats: int = 3, threads: int = 2, strength: fl
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         model = _model(Path(tmp))
+        op.enhance(_photo(0.05), model, strength)  # warm-up: torch's first calls set up its thread pool and kernels
         for mp in sizes:
             photo = _photo(mp)
             real_mp = photo.shape[0] * photo.shape[1] / 1e6

@@ -88,7 +88,8 @@ def uneven_field(h: int, w: int, rng: np.random.Generator) -> FloatArray:
     return (field / max(float(field.max()), 1e-6)).astype(np.float32)
 
 
-def veil(img: npt.ArrayLike, field: npt.ArrayLike, amount: float, paper: npt.ArrayLike = (1.0, 1.0, 1.0)) -> FloatArray:
+def veil(img: npt.ArrayLike, field: npt.ArrayLike, amount: float,
+         paper: npt.ArrayLike = (1.0, 1.0, 1.0)) -> FloatArray:
     """Fade towards the paper's colour where ``field`` (H×W in [0, 1]) is high: out = img + amount·field·(paper − img)."""
     a = _rgb(img)
     f = np.asarray(field, np.float32)[:, :, None] * np.float32(np.clip(amount, 0.0, 1.0))

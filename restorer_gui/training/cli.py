@@ -115,7 +115,7 @@ _TRAIN_DEFAULTS = {
     "denoise": {"steps": 200_000, "batch": 16, "patch": 96, "lr": 4e-4, "val_every": 500},
     "inpaint": {"steps": 100_000, "batch": 8, "patch": 128, "lr": 2e-4, "val_every": 500},
     "scratch": {"steps": 20_000, "batch": 8, "patch": 128, "lr": 5e-4, "val_every": 250},
-    "enhance": {"steps": 4_000, "batch": 16, "patch": 192, "lr": 1e-3, "val_every": 250},
+    "enhance": {"steps": 4_000, "batch": 16, "patch": 160, "lr": 1e-3, "val_every": 250},
 }
 
 

@@ -16,6 +16,7 @@ def test_restore_enhance_command_and_chain(cli, tmp_path):
     imageio.save_image(src, _photo())
     code, out, err = cli("enhance", src, "-o", tmp_path / "a.png", "--device", "cpu")
     assert code == 0, err
+    assert "in.png: enhance: fading and colour fixed with tiny-enh at 100 %" in out
     a = imageio.load_image(tmp_path / "a.png").pixels
     np.testing.assert_array_equal(a, _run(_photo()))
     code, _, err = cli("enhance", src, "-o", tmp_path / "b.png", "--strength", "0")
@@ -35,3 +36,8 @@ def test_enhance_command_without_a_model_or_with_a_bad_strength(cli, tmp_path):
     save_enhancer(paths.user_models_dir())
     code, _, err = cli("enhance", src, "-o", tmp_path / "a.png", "--strength", "120")
     assert code == 2 and "between 0 and 100" in err
+
+
+def test_eval_enhance_without_a_model_says_so(cli, tmp_path):
+    code, _, err = cli("eval", "enhance", "--out", tmp_path / "eval")
+    assert code == 2 and "no enhance model is installed" in err

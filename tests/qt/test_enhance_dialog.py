@@ -92,3 +92,22 @@ def test_the_batch_dialog_offers_the_step_and_needs_a_model(window, tmp_path):
     save_enhancer(paths.user_models_dir())
     assert dialog.validate() == ""
     assert dialog.choices().recipe().names == ["enhance"]
+
+
+def test_preferences_choose_the_enhancement_model(window, open_doc, qtbot):
+    from restorer_gui.qt.dialogs.preferences import PreferencesDialog
+
+    save_enhancer(paths.user_models_dir(), "enh-a", seed=1)
+    save_enhancer(paths.user_models_dir(), "enh-b", seed=2)
+    dialog = PreferencesDialog(window.settings)
+    box = dialog.task_models["enhance"]
+    assert [box.itemData(i) for i in range(box.count())] == ["", "enh-a", "enh-b"]
+    box.setCurrentIndex(box.findData("enh-b"))
+    chosen = dialog.result_settings()
+    assert chosen.enhance_model == "enh-b"
+    window.apply_settings(chosen)
+    model = open_doc(_faded())
+    window.settings.device = "cpu"
+    with qtbot.waitSignal(model.layers_changed, timeout=30_000):
+        window.restore.enhance()
+    assert model.doc.layers[-1].params["model"] == "enh-b"

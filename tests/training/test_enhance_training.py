@@ -52,7 +52,8 @@ def test_training_lowers_the_loss_resumes_and_exports(tiny_images: Path, tmp_pat
     for k, v in a["ema"].items():
         assert torch.allclose(v, b["ema"][k], atol=1e-5), k
 
-    weights, card = export_checkpoint(out / "best.pt", "enhance-test", tmp_path / "models", reproduce="restorer train enhance")
+    weights, card = export_checkpoint(out / "best.pt", "enhance-test", tmp_path / "models",
+                                      reproduce="restorer train enhance")
     info = json.loads(card.read_text())
     assert info["task"] == "enhance" and info["architecture"] == "enhance_curves" and info["untrained"] is False
     assert info["metrics"]["cpu_seconds_per_mp"] > 0 and weights.suffix == ".safetensors"
@@ -85,7 +86,8 @@ def test_eval_beside_the_classical_methods_and_the_real_sheets(tiny_images: Path
     assert r["margin_db"] == round(r["psnr_ours"] - r[f"psnr_{r['best_classical']}"], 4)
     real = tmp_path / "real"
     (real / "scans").mkdir(parents=True)
-    Image.fromarray((np.random.default_rng(1).random((60, 80, 3)) * 255).astype(np.uint8)).save(real / "faded_grainy.png")
+    noise = (np.random.default_rng(1).random((60, 80, 3)) * 255).astype(np.uint8)
+    Image.fromarray(noise).save(real / "faded_grainy.png")
     sheets = ee.real_sheets(net, real, tmp_path / "eval", "stretch", height=50)
     assert sheets == ["enhance_real_faded_grainy.png"]
     sheet = Image.open(tmp_path / "eval" / sheets[0])

@@ -119,11 +119,14 @@ def run(ctx: OpContext, p: EnhanceParams) -> OpResult:
     ctx.progress(0.05, "reading the photo")
     out = enhance(ctx.image, model, p.strength, mask, progress=ctx.progress.sub(0.1, 1.0), cancel=ctx.cancel)
     label = "Fix fading" + (f" {p.strength:.0f} %" if p.strength < 100 else "") + (" in mask" if p.inside_mask else "")
-    info = {"model": model.id, "strength": p.strength, "inside_mask": p.inside_mask}
+    where = " inside the mask" if p.inside_mask else ""
+    info = {"model": model.id, "strength": p.strength, "inside_mask": p.inside_mask,
+            "summary": f"fading and colour fixed with {model.id} at {p.strength:g} %{where}"}
     return OpResult(image=out, label=label, info=info)
 
 
 OPERATION = Operation(
-    name="enhance", title="Fix Fading and Colour", help="bring back faded colour and contrast (casts, yellowing, uneven fading)",
+    name="enhance", title="Fix Fading and Colour",
+    help="bring back faded colour and contrast (casts, yellowing, uneven fading)",
     params=EnhanceParams, run=run, models={"model": TASKS}, returns="image", mask="optional",
 )

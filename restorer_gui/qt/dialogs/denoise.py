@@ -9,20 +9,18 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QRadioButton,
     QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from restorer_gui.qt.dialogs.preview import PREVIEW_DELAY_MS, PREVIEW_SIDE, LivePreview
+from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, live_preview, run_buttons
+from restorer_gui.qt.dialogs.preview import PREVIEW_DELAY_MS, PREVIEW_SIDE
 
 __all__ = ["PREVIEW_DELAY_MS", "PREVIEW_SIDE", "DenoiseDialog", "DenoiseOptions", "StrengthControl"]
 
@@ -76,21 +74,12 @@ class DenoiseDialog(QDialog):
         self.strength = StrengthControl(sigma, auto)
         self.slider, self.spin, self.auto = self.strength.slider, self.strength.spin, self.strength.auto
         strength = self.strength.row
-        self.whole = QRadioButton("Whole photo")
-        self.in_mask = QRadioButton("Only inside the mask")
-        self.whole.setChecked(True)
-        self.in_mask.setEnabled(has_mask)
-        if not has_mask:
-            self.in_mask.setToolTip("Paint a mask first")
-        self.model = QComboBox()
-        for model_id, label in models:
-            self.model.addItem(label, model_id)
+        scope = ScopeAndModel(models, has_mask)
+        self.whole, self.in_mask, self.model = scope.whole, scope.in_mask, scope.model
         form = QFormLayout()
         form.addRow("Strength (σ, 0–255 scale)", strength)
         form.addRow("", self.auto)
-        form.addRow("Apply to", self.whole)
-        form.addRow("", self.in_mask)
-        form.addRow("Model", self.model)
+        scope.add_rows(form)
         self.replace = QCheckBox(f"Replace “{previous_result}” (run on the photo under it)")
         self.replace.setChecked(bool(previous_result))
         self.replace.setVisible(bool(previous_result))
@@ -99,16 +88,10 @@ class DenoiseDialog(QDialog):
         hint.setWordWrap(True)
         self.found = QLabel("")  # what Auto estimated, from the preview
         self._request = request_preview
-        self.before = self.after = self.preview = None
-        if preview_crop is not None and request_preview is not None:
-            self.preview = LivePreview(preview_crop, self._ask_preview, self)
-            self.before, self.after = self.preview.before, self.preview.after
-            for signal in (self.spin.valueChanged, self.auto.toggled, self.model.currentIndexChanged):
-                signal.connect(self.preview.schedule)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Denoise")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.preview = live_preview(self, preview_crop, request_preview, self._ask_preview,
+                                    (self.spin.valueChanged, self.auto.toggled, self.model.currentIndexChanged))
+        self.before, self.after = (self.preview.before, self.preview.after) if self.preview else (None, None)
+        buttons = run_buttons(self, "Denoise")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         if self.preview is not None:

@@ -8,20 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QRadioButton,
     QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from restorer_gui.qt.dialogs.preview import LivePreview
+from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, live_preview, run_buttons
 
 
 @dataclass
@@ -50,35 +47,19 @@ class EnhanceDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.slider, 1)
         row.addWidget(self.spin)
-        self.whole = QRadioButton("Whole photo")
-        self.in_mask = QRadioButton("Only inside the mask (stains, a faded corner)")
-        self.whole.setChecked(True)
-        self.in_mask.setEnabled(has_mask)
-        if not has_mask:
-            self.in_mask.setToolTip("Paint a mask first")
-        self.model = QComboBox()
-        for model_id, label in models:
-            self.model.addItem(label, model_id)
+        scope = ScopeAndModel(models, has_mask, "Only inside the mask (stains, a faded corner)")
+        self.whole, self.in_mask, self.model = scope.whole, scope.in_mask, scope.model
         form = QFormLayout()
         form.addRow("Strength", row)
-        form.addRow("Apply to", self.whole)
-        form.addRow("", self.in_mask)
-        form.addRow("Model", self.model)
+        scope.add_rows(form)
         hint = QLabel("Brings back faded colour and contrast: colour casts, yellowed paper, lifted blacks and "
                       "uneven fading. A B&W print comes out neutral gray; lower the strength to keep some warmth.")
         hint.setWordWrap(True)
         self._request = request_preview
-        self.preview = None
-        self.before = self.after = None
-        if preview_crop is not None and request_preview is not None:
-            self.preview = LivePreview(preview_crop, self._ask_preview, self)
-            self.before, self.after = self.preview.before, self.preview.after
-            for signal in (self.spin.valueChanged, self.model.currentIndexChanged):
-                signal.connect(self.preview.schedule)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Fix Fading")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.preview = live_preview(self, preview_crop, request_preview, self._ask_preview,
+                                    (self.spin.valueChanged, self.model.currentIndexChanged))
+        self.before, self.after = (self.preview.before, self.preview.after) if self.preview else (None, None)
+        buttons = run_buttons(self, "Fix Fading")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         if self.preview is not None:
