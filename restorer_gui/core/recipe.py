@@ -111,6 +111,15 @@ class Recipe:
             raise RecipeError("the recipe has no list of steps")
         return cls(tuple(Step.from_dict(s) for s in steps))
 
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recipe:
+        """The recipe in the file at ``path``; RecipeError (naming the problem) when it cannot be read or is none."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise RecipeError(f"cannot read the recipe: {exc.strerror or exc}") from None
+        return cls.from_json(data)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the recipe's JSON to ``path`` atomically (the previous file stays whole if writing fails);
         RecipeError names the file."""

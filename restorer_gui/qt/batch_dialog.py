@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -56,10 +57,14 @@ class BatchChoices:
     jpeg_quality: int = 95
     keep_metadata: bool = True
     steps: tuple[str, ...] = ("denoise",)  # the chain each photo goes through, in order
+    loaded: Any = None  # a Recipe loaded from a file (Load Recipe…): run instead of *steps*
 
     def recipe(self):
-        """The recipe of these choices (the same chain `restorer batch --steps` runs)."""
+        """The recipe of these choices (the same chain `restorer batch --steps` runs), or the loaded one."""
         from restorer_gui.core.recipe import Recipe, Step
+
+        if self.loaded is not None:
+            return self.loaded
 
         params = {"denoise": {"strength": self.sigma, "auto": self.sigma is None, "model": self.model_id or None}}
         return Recipe(tuple(Step(name, params.get(name, {})) for name in self.steps))
@@ -161,6 +166,22 @@ class BatchDialog(QDialog):
             row.addWidget(check)
             self.step_boxes[name] = check
         self.step_boxes["denoise"].toggled.connect(lambda on: self.denoise_box.setEnabled(on))
+        self.loaded_recipe = None  # a recipe from a file, run instead of the boxes above
+        self.recipe_label = QLabel("")
+        self.recipe_label.setWordWrap(True)
+        row.addWidget(self.recipe_label)
+        buttons = QHBoxLayout()
+        self.load_recipe_button = QPushButton("Load Recipe…")
+        self.load_recipe_button.setToolTip("Run the steps of a recipe file: File ▸ Export Recipe… writes one, "
+                                           "and a batch of several steps leaves one next to its results")
+        self.load_recipe_button.clicked.connect(self._pick_recipe)
+        self.clear_recipe_button = QPushButton("Use the Boxes Above")
+        self.clear_recipe_button.clicked.connect(self.clear_recipe)
+        self.clear_recipe_button.setVisible(False)
+        buttons.addWidget(self.load_recipe_button)
+        buttons.addWidget(self.clear_recipe_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
         return box
 
     def _model_group(self, models: list[tuple[str, str]]) -> QGroupBox:
@@ -213,6 +234,45 @@ class BatchDialog(QDialog):
             self._output_auto = False
             self.output_edit.setText(folder)
 
+    def _pick_recipe(self) -> None:
+        start = self.settings.last_project_dir or self.input_edit.text() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Load a recipe", start, "Recipe (*.json);;All files (*)")
+        if path:
+            self.load_recipe(path)
+
+    def load_recipe(self, path: str | Path) -> bool:
+        """Run the steps of the recipe file at *path* (operations and parameters checked now); a file that is
+        not a usable recipe is refused with the reason, and the choices stay as they were."""
+        from restorer_gui.core.recipe import Recipe, RecipeError
+        from restorer_gui.inference import ops
+
+        try:
+            recipe = Recipe.load(path)
+            titles = [ops.get(step.op).title for step in recipe.steps]
+            for step in recipe.steps:
+                ops.get(step.op).parse(step.params)
+        except RecipeError as exc:
+            self.error_label.setText(f"{Path(path).name}: {exc}")
+            return False
+        self.loaded_recipe = recipe
+        self.recipe_label.setText(f"From {Path(path).name}: {' → '.join(titles)}")
+        self._show_recipe()
+        return True
+
+    def clear_recipe(self) -> None:
+        self.loaded_recipe = None
+        self.recipe_label.setText("")
+        self._show_recipe()
+
+    def _show_recipe(self) -> None:
+        """A loaded recipe holds its steps and their settings: the boxes and the denoise settings rest."""
+        loaded = self.loaded_recipe is not None
+        for check in self.step_boxes.values():
+            check.setEnabled(not loaded)
+        self.denoise_box.setEnabled(not loaded and self.step_boxes["denoise"].isChecked())
+        self.clear_recipe_button.setVisible(loaded)
+        self._show_live_problem()
+
     def _on_input_changed(self, text: str) -> None:
         if self._output_auto:
             default = _default_output(text.strip())
@@ -252,6 +312,8 @@ class BatchDialog(QDialog):
             return f"Results: {exc}."
         if exists(out_dir) and not is_dir(out_dir):
             return f"{shown(out)} is a file, not a folder."
+        if self.loaded_recipe is not None:
+            return ""  # checked when loaded; its models are loaded (and any problem said) when the batch starts
         if not any(check.isChecked() for check in self.step_boxes.values()):
             return "Choose at least one step."
         if self.step_boxes["denoise"].isChecked() and self.model.count() == 0:
@@ -291,6 +353,7 @@ class BatchDialog(QDialog):
             jpeg_quality=self.quality.value(),
             keep_metadata=self.keep_metadata.isChecked(),
             steps=tuple(name for name, check in self.step_boxes.items() if check.isChecked()),
+            loaded=self.loaded_recipe,
         )
 
     def remember(self, s: Settings) -> None:

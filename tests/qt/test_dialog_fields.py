@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from restorer_gui.core.recipe import Step
 from restorer_gui.qt.crash import CrashReporter
 
 from .conftest import solid
@@ -226,6 +227,8 @@ def ready(window, open_doc, dialogs, models, crash_reports):
     """The main window with a photo open (a painted mask too) and models installed."""
     model = open_doc(solid(40, 30, (120, 110, 100)))
     model.replace_mask(np.full_like(model.doc.mask, 255), "Fill")
+    step = Step("inpaint", {"model": "tiny-inpaint", "grain": False})  # a result layer: Export Recipe… has a recipe
+    model.add_layer(model.doc.make_layer("Inpaint", solid(40, 30, (128, 128, 128)), "inpaint", step=step))
     window._shown_dialogs = dialogs.shown
     yield window
     assert crash_reports == [], "the crash reporter was hit:\n" + "\n".join(crash_reports)
@@ -274,6 +277,7 @@ CASES = {
     "import_layer": (("File", "Import Image as Layer…"), None, 1),
     "import_mask": (("Mask", "Import Mask…"), None, 1),
     "export_mask": (("Mask", "Export Mask…"), None, 1),
+    "export_recipe": (("File", "Export Recipe…"), None, 1),
     "import_model": (("Restore", "Import Model…"), None, 1),
     "shortcuts": (("Help", "Keyboard Shortcuts…"), None, 1),  # its filter field
 }

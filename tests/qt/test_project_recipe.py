@@ -126,3 +126,52 @@ def test_a_run_model_layer_records_its_step(window, open_doc, qtbot, models):
     with qtbot.waitSignal(model.layers_changed, timeout=30_000):
         window.restore.run_model("tiny-denoise")
     assert model.doc.layers[-1].step == Step("run-model", {"model": "tiny-denoise", "strength": None})
+
+
+def test_the_batch_dialog_loads_a_recipe_file_and_runs_it_as_the_cli_does(window, qtbot, models, tmp_path):
+    from restorer_gui.qt.batch_dialog import BatchDialog
+
+    recipe = Recipe((Step("repair", {"threshold": 0.4, "detector": "tiny-detect", "inpainter": "tiny-inpaint"}),
+                     Step("denoise", {"strength": None, "auto": True, "inside_mask": False, "model": "tiny-denoise"})))
+    file = tmp_path / "scan-recipe.json"
+    recipe.save(file)
+    src, out = tmp_path / "scans", tmp_path / "out"
+    src.mkdir()
+    for i in range(2):
+        imageio.save_image(src / f"p{i}.png", _scan(10 + i))
+    window.settings.device = "cpu"
+    dialog = BatchDialog([("tiny-denoise", "Tiny")], window.settings)
+    qtbot.addWidget(dialog)
+    dialog.input_edit.setText(str(src))
+    dialog.output_edit.setText(str(out))
+    before = dialog.choices()
+
+    # files that are no usable recipe are refused with the reason; nothing changes
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"format": "restorer-recipe", "version": 1,
+                                "steps": [{"op": "denoise", "params": {"strenght": 3}}]}))
+    assert not dialog.load_recipe(typo)
+    assert "typo.json" in dialog.error_label.text() and "'strenght'" in dialog.error_label.text()
+    assert not dialog.load_recipe(tmp_path / "missing.json")
+    assert "cannot read the recipe" in dialog.error_label.text()
+    assert dialog.loaded_recipe is None and dialog.choices() == before and dialog.step_boxes["denoise"].isEnabled()
+
+    assert dialog.load_recipe(file)
+    assert dialog.recipe_label.text() == "From scan-recipe.json: Repair Damage → Denoise"
+    assert not dialog.step_boxes["repair"].isEnabled() and not dialog.denoise_box.isEnabled()
+    assert dialog.validate() == "" and dialog.error_label.text() == ""
+    choices = dialog.choices()
+    assert choices.recipe() == recipe
+
+    batch = window.start_batch(choices)
+    with qtbot.waitSignal(batch.ended, timeout=60_000):
+        pass
+    assert "2 written" in batch.summary_label.text()
+    assert Recipe.from_json((out / "restorer-recipe.json").read_bytes()) == recipe
+    assert cli_main(["restore", str(src / "p0.png"), "-o", str(tmp_path / "cli.png"), "--recipe", str(file),
+                     "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(imageio.load_image(tmp_path / "cli.png").pixels,
+                                  imageio.load_image(out / "p0.png").pixels)
+
+    dialog.clear_recipe()  # back to the boxes
+    assert dialog.step_boxes["repair"].isEnabled() and dialog.choices().recipe() == before.recipe()

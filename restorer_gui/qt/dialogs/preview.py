@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 PREVIEW_SIDE = 192  # px of the photo shown at 100 % on each side of the preview
 PREVIEW_DELAY_MS = 200  # the preview waits this long after the last change before it runs
@@ -37,6 +37,8 @@ class LivePreview(QObject):
         self.timer.setInterval(PREVIEW_DELAY_MS)
         self.timer.timeout.connect(self._fire)
         self.timer.start()
+        if isinstance(parent, QDialog):  # a closed dialog asks for no more previews (its jobs would outlive it)
+            parent.finished.connect(lambda *_: self.timer.stop())
 
     def schedule(self, *_: Any) -> None:
         self.timer.start()
