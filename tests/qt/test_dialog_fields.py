@@ -63,7 +63,11 @@ PASTED = [
 
 @pytest.fixture
 def models(isolated_home):
+    from restorer_gui import paths
+    from tests.tiny_enhancer import save_enhancer
+
     install_all()
+    save_enhancer(paths.user_models_dir())
 
 
 @pytest.fixture
@@ -280,6 +284,7 @@ CASES = {
     "export_recipe": (("File", "Export Recipe…"), None, 1),
     "import_model": (("Restore", "Import Model…"), None, 1),
     "shortcuts": (("Help", "Keyboard Shortcuts…"), None, 1),  # its filter field
+    "enhance": (("Restore", "Fix Fading and Colour…"), None, 1),  # its strength field
 }
 
 
