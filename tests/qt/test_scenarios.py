@@ -81,7 +81,7 @@ def shown(view) -> np.ndarray:
     screen = array_of(view.viewport().grab().toImage())
     corner = view.mapFromScene(QPointF(0, 0))
     w, h = int(view.sceneRect().width()), int(view.sceneRect().height())
-    assert 0 <= corner.x() and corner.x() + w <= screen.shape[1] and 0 <= corner.y() and corner.y() + h <= screen.shape[0]
+    assert 0 <= corner.x() <= screen.shape[1] - w and 0 <= corner.y() <= screen.shape[0] - h  # all of it in view
     return screen[corner.y(): corner.y() + h, corner.x(): corner.x() + w].copy()
 
 
@@ -404,13 +404,21 @@ def test_close_with_unsaved_layers_then_the_next_start(window, qtbot, models, fi
     np.testing.assert_array_equal(doc.flatten(), result)
     assert not window.autosave.project.exists()
 
-    # the next start offers no recovery (nothing was lost) and lists the project on the start page
+    # the next start offers no recovery (nothing was lost); the start page lists the project, a double-click opens it
     shown_before = len(dialogs.shown)
     again = MainWindow(settings_mod.load())
     qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
     try:
         assert not again.offer_recovery() and len(dialogs.shown) == shown_before
-        assert again.settings.recent_projects[0] == str(project)
-        assert again.open_path(project) and layer_rows(again) == ["Inpaint", "Original  (8-bit)"]
+        recent = again.welcome.recent_projects
+        assert recent.isVisible() and recent.item(0).text() == "aunt.rgproj"
+        centre = recent.visualItemRect(recent.item(0)).center()
+        qtbot.mouseClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.mouseDClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.waitUntil(lambda: again.model is not None)
+        assert shown_title(again) == "aunt.rgproj — restorer-gui"
+        assert layer_rows(again) == ["Inpaint", "Original  (8-bit)"]
     finally:
         again.close()
