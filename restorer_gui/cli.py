@@ -659,7 +659,8 @@ def _add_restore_commands(sub: Any) -> None:
 
 def _add_generated_commands(sub: Any) -> None:
     """A subcommand for every registered operation that has no hand-written one: inputs, -o, and one
-    option per parameter of the operation (so a new operation module appears here by itself)."""
+    option per parameter of the operation (its help from the field's ``metadata["help"]``), so a new
+    operation module appears here by itself."""
     import dataclasses
     import typing
 
@@ -677,11 +678,12 @@ def _add_generated_commands(sub: Any) -> None:
             kinds = [k for k in (typing.get_args(hints[f.name]) or (hints[f.name],)) if k is not type(None)]
             if kinds == [bool]:
                 if f.default:
-                    p.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_false")
+                    p.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_false",
+                                   help=f.metadata.get("help"))
                 else:
-                    p.add_argument(flag, dest=f.name, action="store_true")
+                    p.add_argument(flag, dest=f.name, action="store_true", help=f.metadata.get("help"))
             else:
-                p.add_argument(flag, dest=f.name, type=kinds[0], default=f.default,
+                p.add_argument(flag, dest=f.name, type=kinds[0], default=f.default, help=f.metadata.get("help"),
                                metavar="ID|PATH" if f.name == "model" else f.name.upper())
         if op.mask != "none":
             p.add_argument("--mask", metavar="MASK", help="damage mask (white = damage)")

@@ -8,7 +8,7 @@ would be inside the whole photo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,9 +24,11 @@ STRIP_ROWS = 256
 
 @dataclass(frozen=True)
 class EnhanceParams:
-    strength: float = 100.0  # % of the correction applied (0 = the photo unchanged)
-    inside_mask: bool = False  # only where the mask is painted (stains), blended by its value
-    model: str | None = None  # id or path; None: the chosen or default enhancement model
+    strength: float = field(default=100.0, metadata={"help": "how much of the correction to apply, 0-100 %% "
+                                                             "(default: 100)"})
+    inside_mask: bool = field(default=False, metadata={"help": "only where --mask is white (stains, a faded corner)"})
+    model: str | None = field(default=None, metadata={"help": "enhancement model id (restorer models list) or "
+                                                              "weights file (default: the installed one)"})
 
     def __post_init__(self) -> None:
         if not 0 <= self.strength <= 100:
