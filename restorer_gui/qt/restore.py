@@ -25,6 +25,7 @@ from restorer_gui.core.layers import Layer, composite
 from restorer_gui.core.recipe import RecipeError, Step
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
+from restorer_gui.qt.enhance import EnhanceCommands
 from restorer_gui.qt import recipe_export
 from restorer_gui.qt.review import DamageReview
 from restorer_gui.qt.document_model import DocumentModel
@@ -95,7 +96,7 @@ def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model
     return fn
 
 
-class RestoreController(QObject):
+class RestoreController(EnhanceCommands, QObject):
     """Owns the worker pool, the Restore actions and the progress widgets in the status bar."""
 
     def __init__(self, window: EditorWindow) -> None:
@@ -309,16 +310,6 @@ class RestoreController(QObject):
         from restorer_gui.qt.dialogs.preview import crop_box
 
         return crop_box(self.window.view, image, side)
-
-    def enhance_dialog(self) -> None:
-        from restorer_gui.qt import enhance
-
-        enhance.open_dialog(self)
-
-    def enhance(self, strength: float = 100.0, inside_mask: bool = False, model_id: str | None = None) -> Job | None:
-        from restorer_gui.qt import enhance
-
-        return enhance.run(self, strength, inside_mask, model_id)
 
     def denoise_dialog(self) -> None:
         from restorer_gui.qt.dialogs.preview import PREVIEW_SIDE, PreviewRunner
