@@ -1,6 +1,6 @@
 """Seeded fading of old prints (numpy only): training pairs for the enhancement model.
 
-An old print loses its dyes at different rates (cyan first, leaving red and magenta casts), its paper
+An old print loses its dyes at different rates (cyan first, leaving red and magenta casts; sometimes another), its paper
 yellows, its blacks lift and its whites dull, its colours wash out, and it fades unevenly (towards an
 edge, in a vignette, along a gradient); light stains tint it. A black-and-white print goes warm (sepia,
 or just yellowed paper) and flat. `fade_print` makes (faded, target) pairs: the target of a colour print
@@ -22,7 +22,7 @@ from restorer_gui.core import degradations as deg
 
 FloatArray = npt.NDArray[np.float32]
 
-__all__ = ["dye_fade", "fade_print", "neutral_gray", "uneven_field", "veil", "yellow_paper"]
+__all__ = ["DYES", "dye_fade", "fade_print", "neutral_gray", "uneven_field", "veil", "yellow_paper"]
 
 #: the colour of aged photographic paper at full yellowing (multiplies the print)
 OLD_PAPER = (1.0, 0.93, 0.72)
@@ -46,16 +46,24 @@ def neutral_gray(img: npt.ArrayLike) -> FloatArray:
     return np.repeat(lum[:, :, None], 3, axis=2).astype(np.float32)
 
 
-def dye_fade(img: npt.ArrayLike, rng: np.random.Generator, amount: float = 0.5) -> FloatArray:
-    """Each dye loses density at its own rate: cyan (absorbs red) most, then magenta (green), yellow (blue)
-    least, so shadows and mid-tones turn red/magenta. A channel's transmittance T = 10^-D becomes
-    T^(1-f) for a density loss f; ``amount`` in [0, 1] scales the losses (cyan up to about 0.6)."""
+DYES = ("cyan", "magenta", "yellow")  # each absorbs one channel: red, green, blue
+
+
+def dye_fade(img: npt.ArrayLike, rng: np.random.Generator, amount: float = 0.5, first: str | None = None) -> FloatArray:
+    """Each dye loses density at its own rate; the dye that fades ``first`` loses most: cyan (absorbs red)
+    usually, which turns shadows and mid-tones red/magenta; magenta (a green cast) or yellow (a blue one)
+    sometimes (None: cyan 70 % of the time, else one of the others). A channel's transmittance T = 10^-D
+    becomes T^(1-f) for a density loss f; ``amount`` in [0, 1] scales the losses (the first up to about 0.6)."""
     a = _rgb(img)
     s = float(np.clip(amount, 0.0, 1.0))
-    cyan = s * rng.uniform(0.25, 0.6)
-    magenta = cyan * rng.uniform(0.1, 0.6)
-    yellow = cyan * rng.uniform(0.0, 0.5)
-    keep = np.array([1 - cyan, 1 - magenta, 1 - yellow], np.float32)
+    if first is None:
+        first = "cyan" if rng.random() < 0.7 else str(rng.choice(["magenta", "yellow"]))
+    if first not in DYES:
+        raise ValueError(f"unknown dye {first!r} (one of {', '.join(DYES)})")
+    most = s * rng.uniform(0.25, 0.6)
+    loss = {d: most * rng.uniform(0.0, 0.6) for d in DYES}
+    loss[first] = most
+    keep = np.array([1 - loss[d] for d in DYES], np.float32)
     return np.power(np.maximum(a, 1e-4), keep).astype(np.float32)
 
 
@@ -90,7 +98,8 @@ def uneven_field(h: int, w: int, rng: np.random.Generator) -> FloatArray:
 
 def veil(img: npt.ArrayLike, field: npt.ArrayLike, amount: float,
          paper: npt.ArrayLike = (1.0, 1.0, 1.0)) -> FloatArray:
-    """Fade towards the paper's colour where ``field`` (H×W in [0, 1]) is high: out = img + amount·field·(paper − img)."""
+    """Fade towards the paper's colour where ``field`` (H×W in [0, 1]) is high:
+    out = img + amount·field·(paper − img)."""
     a = _rgb(img)
     f = np.asarray(field, np.float32)[:, :, None] * np.float32(np.clip(amount, 0.0, 1.0))
     p = np.asarray(paper, np.float32).reshape(1, 1, 3)
