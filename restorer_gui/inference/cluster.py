@@ -201,6 +201,7 @@ class ClusterRunner(BatchRunner):
         started_here = self._connect()
         pool: list[_Worker] = []
         inflight: dict[Any, _Worker] = {}
+        drain = True
         try:
             self._open_log()
             wanted = self._worker_count()
@@ -210,12 +211,16 @@ class ClusterRunner(BatchRunner):
                             resources={k: v for k, v in ray.cluster_resources().items() if not k.startswith("node:")})
             if self.plan.items:
                 self._dispatch(wanted, pool, inflight)
-        except BaseException:
+        except ClusterError as exc:  # no worker could start: the log says why
+            self._set_fatal(str(exc))
+            raise
+        except BaseException:  # a second Ctrl-C, a crash: end the workers at once
             self._halt.cancel()
+            drain = False
             raise
         finally:
             try:
-                self._stop_workers(pool, inflight)
+                self._stop_workers(pool, inflight, drain)
             finally:
                 if started_here:
                     with contextlib.suppress(Exception):
@@ -397,15 +402,15 @@ class ClusterRunner(BatchRunner):
             spares -= 1
         return spares
 
-    def _stop_workers(self, pool: list[_Worker], inflight: dict[Any, _Worker]) -> None:
+    def _stop_workers(self, pool: list[_Worker], inflight: dict[Any, _Worker], drain: bool = True) -> None:
         """Cancel every worker (each stops after its current tile), keep what they finished meanwhile,
-        then end them; a second Ctrl-C ends them at once."""
+        then end them; without *drain* (a second Ctrl-C) end them at once."""
         ray = self._ray
         try:
             for worker in pool:
                 with contextlib.suppress(Exception):
                     worker.actor.cancel.options(concurrency_group="control").remote()
-            deadline = time.monotonic() + _DRAIN_S
+            deadline = time.monotonic() + (_DRAIN_S if drain else 0.0)
             while inflight and time.monotonic() < deadline:
                 done, _ = ray.wait(list(inflight), num_returns=1, timeout=_POLL_S)
                 for ref in done:
@@ -414,7 +419,8 @@ class ClusterRunner(BatchRunner):
                         self._take(worker, ref, ray.get(ref))
                     except Exception:  # noqa: BLE001 - a worker lost while stopping: its files are not processed
                         self._drop(worker, ref)
-            self._log_stats([w for w in pool if w.info is not None])
+            if drain:
+                self._log_stats([w for w in pool if w.info is not None])
         finally:
             for worker in pool:
                 with contextlib.suppress(Exception):

@@ -73,3 +73,41 @@ def test_cluster_local_gives_the_local_batchs_files_and_a_rerun_skips_them(cli, 
     (src / "sub" / "deep" / "notes.png").unlink()
     code, stdout, _ = cli("batch", src, tmp_path / "cluster", *common, "--cluster", "local")
     assert code == 0 and "Nothing to do: 5 files skipped" in stdout
+
+
+@pytest.mark.cluster
+def test_ctrl_c_stops_the_cluster_batch_cleanly_and_a_rerun_finishes(tmp_path):
+    """Ctrl-C from a terminal (SIGINT to the whole process group, Ray's processes included) once a few
+    files are written: exit 130, only whole files, no Ray process left; a re-run writes the rest."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    pytest.importorskip("ray")
+    src, out = tmp_path / "scans", tmp_path / "out"
+    flat_folder(src, 16, size=(300, 400))
+    weights = _unet_weights(tmp_path / "models")
+    cmd = [sys.executable, "-m", "restorer_gui.cli", "batch", str(src), str(out), "--model", str(weights),
+           "--strength", "20", "--cluster", "local", "--workers", "2"]
+    env = dict(os.environ, RESTORER_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        while proc.poll() is None and not (out.exists() and len(list(out.glob("*.png"))) >= 2):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "stopping after the current tile" in err and "Traceback" not in err
+    assert "Cancelled: " in stdout and "not processed" in stdout
+    written = sorted(p.name for p in out.iterdir())
+    assert 2 <= len(written) < 16 and temp_files(tmp_path) == []
+    code = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode
+    assert code == 1  # no process of that session (raylet, workers) is left
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and f"{16 - len(written)} written, {len(written)} skipped" in done.stdout

@@ -27,3 +27,16 @@ def slow_writes_setup() -> None:
         real(target, lingering)
 
     imageio._atomic_write = slow
+
+
+def full_disk_setup() -> None:
+    """As `worker_setup`, and the output disk is full: every atomic write fails with ENOSPC."""
+    import errno
+
+    worker_setup()
+    from restorer_gui.core import imageio
+
+    def full(target, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    imageio._atomic_write = full

@@ -189,3 +189,15 @@ def test_a_worker_that_cannot_load_its_model_stops_the_batch_with_the_reason(clu
     with pytest.raises(ClusterError, match="no model with id 'no-such-model'"):
         _cluster(src, tmp_path / "out", recipe)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_full_output_disk_stops_the_batch_as_on_one_machine(cluster, tmp_path):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    flat_folder(src, 8)
+    weights = save_model(tmp_path / "models", "tiny-dn", "denoise", seed=5)
+    recipe = Recipe((Step("denoise", {"strength": 15, "model": str(weights)}),))
+    _, summary = _cluster(src, out, recipe, hook="tests.inference.cluster_helpers.full_disk_setup")
+    assert summary.fatal is not None and "no space left on device" in summary.fatal
+    assert summary.done == [] and 1 <= len(summary.failed) <= 4 and summary.not_processed >= 4
+    assert "stopped" in summary.lines()[0].lower() and not summary.cancelled
+    assert not list(out.glob("*.png")) and temp_files(tmp_path) == []
