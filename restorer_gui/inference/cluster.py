@@ -239,6 +239,8 @@ class ClusterRunner(BatchRunner):
         if ray.is_initialized():
             return False
         quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+        if c.address not in ("local", "auto"):
+            _check_reachable(c.address)
         try:
             if c.address == "local":
                 cpus = c.local_cpus or max(1, round((c.workers or os.cpu_count() or 1) * c.cpus_per_worker))
@@ -474,6 +476,18 @@ def absolute_model_paths(recipe: Recipe) -> Recipe:
                 params[role] = str(Path(value).expanduser().resolve())
         steps.append(Step(step.op, params))
     return Recipe(tuple(steps))
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, in one line, on an address that is not HOST:PORT or where nothing listens (Ray itself
+    would retry for minutes, writing warnings)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ClusterError(f"--cluster {address!r}: use 'local', 'auto', HOST:PORT of a head node or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def _call_hook(spec: str) -> None:

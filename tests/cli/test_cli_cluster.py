@@ -34,6 +34,21 @@ def test_cluster_usage_errors_exit_2(cli, tmp_path, args, message):
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_an_address_where_no_cluster_listens_fails_at_once_in_one_line(cli, tmp_path):
+    import socket
+
+    pytest.importorskip("ray")
+    flat_folder(tmp_path / "scans", 1)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = cli("batch", tmp_path / "scans", tmp_path / "out", "--cluster", f"127.0.0.1:{port}")
+    assert code == 2 and err == f"restorer: cannot connect to the Ray cluster at 127.0.0.1:{port}: Connection refused\n"
+    code, _, err = cli("batch", tmp_path / "scans", tmp_path / "out", "--cluster", "head-node")
+    assert code == 2 and "use 'local', 'auto', HOST:PORT of a head node or ray://HOST:PORT" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 def _unet_weights(folder):
     """A tiny random-weight denoiser of the app's own architecture (every worker knows it)."""
     import torch
