@@ -211,6 +211,8 @@ def _stats(values: list[float]) -> dict:
 
 
 def main() -> None:
+    from benchmarks.common import add_child_options
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--small-files", type=int, default=10)
@@ -220,14 +222,7 @@ def main() -> None:
     parser.add_argument("--nb", type=int, default=1)
     parser.add_argument("--model", type=Path, default=None,
                         help="a .safetensors model with its card beside it (default: random-weight denoise_unet)")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "restorer-bench-batch")
-    parser.add_argument("--note", default="", help="conditions worth recording (e.g. 'training paused')")
-    parser.add_argument("--no-save", action="store_true", help="print only, do not write results/")
-    parser.add_argument("--child", choices=("model", "batch"), help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--weights", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    add_child_options(parser, ("model", "batch"), "training paused")
     args = parser.parse_args()
     if args.child:
         fn = _child_model if args.child == "model" else _child_batch

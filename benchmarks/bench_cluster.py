@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_batch import _prepare, _subset, _weights
+from benchmarks.common import add_child_options
 
 PHASES = ("local", "cluster-1", "cluster-2")
 
@@ -139,14 +140,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1250)
     parser.add_argument("--nc", type=int, nargs=4, default=[8, 16, 32, 64])
     parser.add_argument("--nb", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "restorer-bench-batch")
-    parser.add_argument("--note", default="", help="conditions worth recording (e.g. 'training running')")
-    parser.add_argument("--no-save", action="store_true", help="print only, do not write results/")
-    parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--weights", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    add_child_options(parser, PHASES, "training running")
     args = parser.parse_args()
     if args.child:
         args.result.write_text(json.dumps(_child(args.child, args.folder, args.weights, args.out)), encoding="utf-8")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import os
 import platform
 import statistics
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,6 +43,17 @@ def summary(values: list[float]) -> dict:
         "p95": p95,
         "n": len(values),
     }
+
+
+def add_child_options(parser: argparse.ArgumentParser, kinds: tuple[str, ...], note_example: str) -> None:
+    """The options of a benchmark that runs its phases in child processes: --cache (the generated photos),
+    --note, --no-save, and the hidden ones a child is started with."""
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "restorer-bench-batch")
+    parser.add_argument("--note", default="", help=f"conditions worth recording (e.g. '{note_example}')")
+    parser.add_argument("--no-save", action="store_true", help="print only, do not write results/")
+    parser.add_argument("--child", choices=kinds, help=argparse.SUPPRESS)
+    for name in ("--folder", "--weights", "--out", "--result"):
+        parser.add_argument(name, type=Path, help=argparse.SUPPRESS)
 
 
 def save(name: str, payload: dict) -> Path:
