@@ -40,3 +40,21 @@ def full_disk_setup() -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     imageio._atomic_write = full
+
+
+def poison_setup() -> None:
+    """As `worker_setup`, and a worker process dies at once (as if killed by the kernel) when it reads a
+    file named ``poison.png``."""
+    import os
+
+    worker_setup()
+    from restorer_gui.inference import batch
+
+    real = batch.load_image
+
+    def load(path, **kw):
+        if path.name == "poison.png":
+            os._exit(137)
+        return real(path, **kw)
+
+    batch.load_image = load

@@ -201,3 +201,16 @@ def test_a_full_output_disk_stops_the_batch_as_on_one_machine(cluster, tmp_path)
     assert summary.done == [] and 1 <= len(summary.failed) <= 4 and summary.not_processed >= 4
     assert "stopped" in summary.lines()[0].lower() and not summary.cancelled
     assert not list(out.glob("*.png")) and temp_files(tmp_path) == []
+
+
+def test_a_file_that_kills_every_worker_fails_with_that_reason_and_the_rest_goes_on(cluster, tmp_path):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    flat_folder(src, 4)
+    (src / "p01.png").rename(src / "poison.png")
+    weights = save_model(tmp_path / "models", "tiny-dn", "denoise", seed=5)
+    recipe = Recipe((Step("denoise", {"strength": 15, "model": str(weights)}),))
+    runner, summary = _cluster(src, out, recipe, hook="tests.inference.cluster_helpers.poison_setup")
+    assert sorted(o.target.name for o in summary.done) == ["p00.png", "p02.png", "p03.png"]
+    [(path, reason)] = summary.failed
+    assert path.name == "poison.png" and reason.startswith("a worker died while restoring it, 3 times (")
+    assert len(runner.lost) == 3 and summary.fatal is None and temp_files(tmp_path) == []
