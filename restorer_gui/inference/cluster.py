@@ -73,7 +73,7 @@ class ClusterSettings:
     local_cpus: int | None = None  # "local": CPUs the cluster may use (default: workers × cpus_per_worker)
     in_flight: int = 2  # files queued on each worker, so it never waits for the driver
     attempts: int = 3  # a file under which workers died this often is reported failed
-    start_timeout: float = 300.0  # seconds to wait for a first worker before giving up
+    start_timeout: float = 300.0  # seconds without any worker up (at the start, or all lost) before giving up
     setup_hook: str | None = None  # "module.function" each worker calls before loading its models
 
     def __post_init__(self) -> None:
@@ -332,7 +332,9 @@ class ClusterRunner(BatchRunner):
                 self._set_fatal(f"no worker left ({'; '.join(self.lost[-1:]) or 'all workers were lost'})")
                 return
             done, _ = ray.wait([*inflight, *starting], num_returns=1, timeout=_POLL_S)
-            if not any(w.info for w in pool) and time.monotonic() > deadline:
+            if any(w.info for w in pool):  # the clock runs only while no worker is up
+                deadline = time.monotonic() + c.start_timeout
+            elif time.monotonic() > deadline:
                 raise ClusterError(self._no_worker_reason())
             for ref in done:
                 if ref in starting:

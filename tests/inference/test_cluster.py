@@ -214,3 +214,19 @@ def test_a_file_that_kills_every_worker_fails_with_that_reason_and_the_rest_goes
     [(path, reason)] = summary.failed
     assert path.name == "poison.png" and reason.startswith("a worker died while restoring it, 3 times (")
     assert len(runner.lost) == 3 and summary.fatal is None and temp_files(tmp_path) == []
+
+
+def test_workers_the_cluster_cannot_place_give_a_clear_reason(cluster, tmp_path):
+    from restorer_gui.inference.cluster import ClusterError
+
+    src = tmp_path / "scans"
+    flat_folder(src, 2)
+    weights = save_model(tmp_path / "models", "tiny-dn", "denoise", seed=5)
+    plan = plan_batch(BatchOptions(src, tmp_path / "out"))
+    runner = ClusterRunner(plan, Recipe((Step("denoise", {"model": str(weights)}),)),
+                           ClusterSettings("local", workers=1, gpus_per_worker=1, start_timeout=3, setup_hook=HOOK),
+                           RunSettings(log_dir=tmp_path / "logs"), device="cpu")
+    with pytest.raises(ClusterError, match=r"no worker started within 3 s: each needs 1 CPU and 1 GPU; "
+                                           r"the cluster has 2 CPU$"):
+        runner.run()
+    assert not (tmp_path / "out").exists()
