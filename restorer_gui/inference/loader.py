@@ -8,11 +8,12 @@ the chosen device and precision, and are cached: switching models frees the prev
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from restorer_gui.core.errors import a_an
 from restorer_gui.inference import archs
 from restorer_gui.inference import device as devices
+from restorer_gui.inference.jobs import CancelToken, ProgressFn, check_cancel
 from restorer_gui.inference.registry import ModelInfo, find_model
 from restorer_gui.inference.safe_load import ModelLoadError, StateDict, count_parameters, load_state_dict
 
@@ -68,12 +70,16 @@ class LoadedModel:
         return self.info.id
 
     def __call__(
-        self, x: torch.Tensor, *, sigma: float | None = None, mask: torch.Tensor | None = None
+        self, x: torch.Tensor, *, sigma: float | None = None, mask: torch.Tensor | None = None,
+        cancel: CancelToken | None = None, progress: ProgressFn | None = None,
     ) -> torch.Tensor:
+        """One forward pass. With ``cancel`` the pass stops at the next layer once the token is set
+        (`JobCancelled`), so even one large crop answers a cancel in a fraction of a second; with
+        ``progress`` it reports the share of the network's layers run so far (0–1, "")."""
         x = x.to(self.device, self.dtype)
         mask = None if mask is None else mask.to(self.device, self.dtype)
         _, channels, h, w = x.shape
-        with torch.inference_mode():
+        with torch.inference_mode(), _layer_hooks(self.module, cancel, progress):
             x = pad_to_rules(x, self.size_multiple, self.min_size)
             if mask is not None:
                 mask = pad_to_rules(mask, self.size_multiple, self.min_size)
@@ -102,6 +108,33 @@ class LoadedModel:
         """Rough working memory per input pixel for one forward pass (~16 live feature maps)."""
         elem = 2 if self.dtype in (torch.float16, torch.bfloat16) else 4
         return int(elem * self.feature_width * 16 * max(1, self.scale) ** 2)
+
+
+@contextlib.contextmanager
+def _layer_hooks(module: torch.nn.Module, cancel: CancelToken | None, progress: ProgressFn | None) -> Iterator[None]:
+    """Forward pre-hooks on every leaf layer of *module* for the length of one call: each checks
+    *cancel* and reports the share of layers run to *progress* (capped below 1: a layer may run
+    more than once); *cancel* is also checked at the architecture's own `archs.checkpoint` calls
+    (inside solvers that are not layers). Nothing is registered when both are None."""
+    if cancel is None and progress is None:
+        yield
+        return
+    leaves = [m for m in module.modules() if next(m.children(), None) is None]
+    seen = [0]
+
+    def hook(_m: torch.nn.Module, _inputs: Any) -> None:
+        check_cancel(cancel)
+        if progress is not None:
+            seen[0] += 1
+            progress(min(0.99, seen[0] / max(1, len(leaves))), "")
+
+    handles = [m.register_forward_pre_hook(hook) for m in leaves]
+    try:
+        with archs.checking(None if cancel is None else lambda: check_cancel(cancel)):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def pad_to_rules(t: torch.Tensor, multiple: int, minimum: int) -> torch.Tensor:

@@ -249,3 +249,59 @@ def test_noise_estimate_is_close_to_the_truth():
     assert estimate_noise_sigma(clean.astype(np.uint8)) < 0.5
     noisy16 = noisy.astype(np.uint16) * 257
     assert abs(estimate_noise_sigma(noisy16) - 20) < 2
+
+
+def test_inpaint_progress_moves_and_cancel_answers_inside_one_network_pass(models):
+    """One region, one crop, one forward: progress still moves layer by layer under the region's
+    label, and a cancel set mid-pass stops it at the next layer, before the network finishes."""
+    photo = _photo(120, 120)
+    mask = np.zeros((120, 120), np.uint8)
+    mask[40:80, 40:80] = 255
+    seen: list[tuple[float, str]] = []
+    out = inpaint(photo, mask, models["inpaint"], progress=lambda f, m: seen.append((f, m)))
+    inside = sorted({f for f, m in seen if m == "region 1/1" and 0.0 < f < 1.0})
+    assert len(inside) >= 2, seen  # not one "region 1/1 0 %" for the whole pass
+    assert np.array_equal(out[mask == 0], photo[mask == 0])
+
+    token = CancelToken()
+    layers_run: list[str] = []
+    module = models["inpaint"].module
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: layers_run.append(n))
+               for n, m in module.named_modules() if next(m.children(), None) is None]
+
+    def cancel_in_the_middle(fraction: float, message: str) -> None:
+        if message == "region 1/1" and fraction > 0.0:
+            token.cancel()
+
+    try:
+        with pytest.raises(JobCancelled):
+            inpaint(photo, mask, models["inpaint"], progress=cancel_in_the_middle, cancel=token)
+    finally:
+        for h in handles:
+            h.remove()
+    leaves = [n for n, m in module.named_modules() if next(m.children(), None) is None]
+    assert 0 < len(layers_run) < len(leaves)  # stopped part-way through the forward
+
+
+def test_the_inpainters_smooth_fill_answers_a_cancel_between_solver_steps():
+    """The membrane / thin-plate solve runs before any layer; its steps are checkpoints, so a
+    cancel does not wait for the whole solve (the pass of a large crop took minutes before)."""
+    import torch
+
+    from restorer_gui.inference import archs
+    from restorer_gui.inference.archs.inpaint_net import smooth_fill
+
+    image, hole = torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    hole[..., 8:24, 8:24] = 1
+    steps = []
+    with archs.checking(lambda: steps.append(1)):
+        smooth_fill(image, hole, 1, iters=30)
+    assert len(steps) == 30
+    smooth_fill(image, hole, 1, iters=30)  # outside `checking`: no check, no error
+    assert len(steps) == 30
+
+    def stop():
+        raise JobCancelled()
+
+    with pytest.raises(JobCancelled), archs.checking(stop):
+        smooth_fill(image, hole, 2, iters=30)

@@ -328,6 +328,7 @@ STAGES = [
     ("denoise", "after the last tile"),
     ("inpaint", "loading the model"),
     ("inpaint", "between regions"),
+    ("inpaint", "inside one network pass"),
     ("detect", "between tiles"),
     ("detect", "after the last tile"),
 ]
@@ -358,6 +359,9 @@ def test_cancel_at_every_stage_drops_the_job_and_the_app_goes_on(
     elif stage == "between regions":
         gate.n = 2
         monkeypatch.setattr(inpaint_op, "check_cancel", gate.wrap(inpaint_op.check_cancel))  # before each region
+    elif stage == "inside one network pass":
+        gate.n = 2  # the pre-hook of the tiny inpainter's second layer, in the middle of its forward
+        monkeypatch.setattr(loader, "check_cancel", gate.wrap(loader.check_cancel))
     elif stage == "after the last tile":
         # the network call of each step, looked up by the step at run time
         op, name = (denoise_op, "denoise") if task == "denoise" else (detect_op, "detect_probability")

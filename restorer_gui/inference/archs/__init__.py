@@ -13,8 +13,10 @@ Forward signatures by task (tensors B×C×H×W, float, values in [0, 1]):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
@@ -24,6 +26,29 @@ _MODULES = (
     "restorer_gui.inference.archs.inpaint_net",
     "restorer_gui.inference.archs.scratch_unet",
 )
+
+
+_CHECK = threading.local()
+
+
+def checkpoint() -> None:
+    """Called by an architecture between the steps of a long computation that is not a layer (an
+    iterative solver, say): the loader's cancel check runs there, so a cancel is answered inside one
+    forward pass too. Does nothing outside `checking`."""
+    check = getattr(_CHECK, "fn", None)
+    if check is not None:
+        check()
+
+
+@contextlib.contextmanager
+def checking(fn: Callable[[], None] | None) -> Iterator[None]:
+    """Run *fn* at every `checkpoint` on this thread while the block runs (None: nothing)."""
+    previous = getattr(_CHECK, "fn", None)
+    _CHECK.fn = fn
+    try:
+        yield
+    finally:
+        _CHECK.fn = previous
 
 
 def register(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restorer_gui.inference.archs import register
+from restorer_gui.inference.archs import checkpoint, register
 
 __all__ = [
     "GatedConv",
@@ -84,6 +84,7 @@ def smooth_fill(image: torch.Tensor, hole: torch.Tensor, order: int = 1, iters: 
         p = r.clone()
         rs = (r * r).sum(dims, keepdim=True)
         for _ in range(iters):
+            checkpoint()
             ap = op(p)
             alpha = rs / (p * ap).sum(dims, keepdim=True).clamp_min(1e-20)
             u = u + alpha * p

@@ -142,10 +142,17 @@ def _inpaint_crop(
         size = (max(1, round(h * factor)), max(1, round(w * factor)))
         x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
         m = (F.interpolate(m, size=size, mode="area") > 0).float()  # any hole coverage stays a hole
-    y = model(x, mask=m).cpu()
+    y = model(x, mask=m, cancel=cancel, progress=_layer_progress(progress, label)).cpu()
     if factor < 1.0:
         y = F.interpolate(y, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
     return np.rint(y[0].permute(1, 2, 0).numpy() * top).astype(crop.dtype)
+
+
+def _layer_progress(progress: Progress | None, label: str) -> Callable[[float, str], None] | None:
+    """The network's layer-by-layer progress inside one crop or tile, shown under *label*."""
+    if progress is None:
+        return None
+    return lambda fraction, _message: progress(fraction, label)
 
 
 def tile_context(hole: np.ndarray, max_side: int) -> int:
@@ -186,7 +193,9 @@ def _inpaint_tiles(
         win = np.s_[wy : wy + wh, wx : wx + ww]
         t = torch.from_numpy(crop[win].astype(np.float32) / np.float32(top)).permute(2, 0, 1)[None]
         m = torch.from_numpy(hole[win].astype(np.float32))[None, None]
-        filled = model(t, mask=m).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
+        tile_label = f"{label}, tile {i + 1}/{len(cores)}" if label else f"tile {i + 1}/{len(cores)}"
+        layers = _layer_progress(progress.sub(i / len(cores), (i + 1) / len(cores)) if progress else None, tile_label)
+        filled = model(t, mask=m, cancel=cancel, progress=layers).cpu()[0, :, y - wy : y1 - wy, x - wx : x1 - wx]
         out[y:y1, x:x1] = np.rint(filled.permute(1, 2, 0).numpy() * top).astype(crop.dtype)
         del t, m, filled
         devices.trim_host_memory()
