@@ -110,6 +110,7 @@ class WorkerPool(QObject):
         self._next_io = 0
         self._io_threads = max(1, io_threads)
         self._pending: dict[int, Job] = {}
+        self._closed = False
         for signal in (self.job_finished, self.job_cancelled):
             signal.connect(self._forget)
         self.job_failed.connect(lambda job_id, *_: self._forget(job_id))
@@ -128,7 +129,13 @@ class WorkerPool(QObject):
         return threads[self._next_io]
 
     def submit(self, job: Job) -> Job:
-        """Queue a job on its lane ("model:<device>" lanes run one job at a time, "io" in parallel)."""
+        """Queue a job on its lane ("model:<device>" lanes run one job at a time, "io" in parallel).
+        After `shutdown` nothing runs: the job is cancelled with a log line (a thread started then
+        would outlive the pool, and a QThread destroyed while running aborts the process)."""
+        if self._closed:
+            log.warning("job “%s” arrived after the workers were shut down; not run", job.title)
+            job.cancel.cancel()
+            return job
         self._pending[job.id] = job
         self._lane(job.lane).jobs.put(job)
         return job
@@ -150,7 +157,9 @@ class WorkerPool(QObject):
             job.cancel.cancel()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel every job, stop and join every thread; True when all stopped in time."""
+        """Cancel every job, stop and join every thread; True when all stopped in time. The pool
+        takes no jobs afterwards."""
+        self._closed = True
         self.cancel_all()
         threads = [t for lane in self._lanes.values() for t in lane]
         for t in threads:

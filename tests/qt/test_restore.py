@@ -194,15 +194,19 @@ def test_denoise_preview_follows_the_values_and_a_rerun_replaces_the_result(wind
     def drive(sigma, auto=False):
         d = window.restore.denoise_dialog_open
         assert d is not None and d.after is not None
-        qtbot.waitUntil(lambda: d.after.pixmap() is not None and not d.after.pixmap().isNull(), timeout=20_000)
-        first = d.after.pixmap().toImage()
-        if auto:
-            d.auto.setChecked(True)
-            qtbot.waitUntil(lambda: "Auto found σ" in d.found.text(), timeout=20_000)
-        else:
-            d.spin.setValue(sigma)
-            qtbot.waitUntil(lambda: d.after.pixmap().toImage() != first, timeout=20_000)
-        seen.setdefault("replace", []).append((d.replace.isVisible(), d.replace.isChecked()))
+        try:
+            qtbot.waitUntil(lambda: d.after.pixmap() is not None and not d.after.pixmap().isNull(), timeout=20_000)
+            first = d.after.pixmap().toImage()
+            if auto:
+                d.auto.setChecked(True)
+                qtbot.waitUntil(lambda: "Auto found σ" in d.found.text(), timeout=20_000)
+            else:
+                d.spin.setValue(sigma)
+                qtbot.waitUntil(lambda: d.after.pixmap().toImage() != first, timeout=20_000)
+            seen.setdefault("replace", []).append((d.replace.isVisible(), d.replace.isChecked()))
+        except BaseException:
+            d.reject()  # a failed check must fail the test, not leave the modal dialog open for ever
+            raise
         d.accept()
 
     QTimer.singleShot(0, lambda: drive(40))

@@ -95,6 +95,19 @@ def test_shutdown_cancels_queued_work(qtbot):
     assert ran == ["first"]
 
 
+def test_a_job_submitted_after_shutdown_never_runs_and_starts_no_thread(qtbot, caplog):
+    pool = WorkerPool()
+    with qtbot.waitSignal(pool.job_finished, timeout=5000):
+        pool.submit(Job("before", lambda p, c: None))
+    assert pool.shutdown(10_000)
+    ran = []
+    with caplog.at_level("WARNING"):
+        job = pool.submit(Job("Late preview", lambda p, c: ran.append(1)))
+    assert job.cancel.cancelled and not pool.busy and pool._lanes == {}
+    assert any("Late preview" in r.getMessage() and "shut down" in r.getMessage() for r in caplog.records)
+    assert ran == []  # and no lane thread exists that could run it later
+
+
 def test_a_worker_that_misses_the_shutdown_is_logged(qtbot, caplog):
     import threading
 
