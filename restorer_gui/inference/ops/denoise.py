@@ -102,7 +102,7 @@ def denoise(
     src = parts.colour_view(parts.pixels)[y0:y1, x0:x1]
 
     def fn(t):
-        return model(t, sigma=sigma)
+        return model(t, sigma=sigma, cancel=cancel)
 
     tiles = {"tile": tile, "overlap": overlap, "progress": prog.sub(0, 0.97), "cancel": cancel}
     if weights is None:

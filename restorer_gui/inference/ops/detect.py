@@ -55,7 +55,7 @@ def detect_probability(
     parts = engine.split_channels(image)
     h, w = parts.pixels.shape[:2]
     prob = np.empty((h, w, 1), np.uint8)
-    engine.run_tiled(model, lambda t: model(t), parts.colour_view(parts.pixels), out=prob, tile=tile,
+    engine.run_tiled(model, lambda t: model(t, cancel=cancel), parts.colour_view(parts.pixels), out=prob, tile=tile,
                      overlap=overlap, progress=Progress.wrap(progress).sub(0, 0.97), cancel=cancel)
     return prob[..., 0]
 

@@ -49,7 +49,7 @@ def restore_face(
     work = max(FACE_SIZE, model.min_size)
     x = F.interpolate(x, size=(work, work), mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
     prog(0.1, "restoring the face")
-    y = model(x).cpu()
+    y = model(x, cancel=cancel, progress=lambda f, _m: prog(0.1 + 0.8 * f, "restoring the face")).cpu()
     check_cancel(cancel)
     y = F.interpolate(
         y, size=(side * model.scale, side * model.scale), mode="bicubic", antialias=True, align_corners=False

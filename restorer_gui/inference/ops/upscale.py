@@ -39,7 +39,7 @@ def upscale(
     h, w, c = parts.pixels.shape
     prog = Progress.wrap(progress)
     out = np.empty((h * s, w * s, c), dtype=image.dtype)
-    engine.run_tiled(model, lambda t: model(t), parts.colour_view(parts.pixels), out=parts.colour_view(out),
+    engine.run_tiled(model, lambda t: model(t, cancel=cancel), parts.colour_view(parts.pixels), out=parts.colour_view(out),
                      tile=tile, overlap=overlap, progress=prog.sub(0, 0.97), cancel=cancel)
     if c > parts.colour:
         for r in range(0, h, engine.ROW_CHUNK):
