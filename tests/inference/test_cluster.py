@@ -89,15 +89,17 @@ def test_a_recipe_on_the_cluster_gives_the_local_engines_bytes(cluster, tiny_mod
     }
     assert not summary.ok and summary.fatal is None and not summary.cancelled
     assert digests(src) == before and temp_files(tmp_path) == []
-    # two worker processes, neither of them this one, each loading the recipe's three models once
-    assert len(runner.workers) == 2 and runner.lost == []
-    assert len({w.pid for w in runner.workers} | {os.getpid()}) == 3
+    # at most two worker processes (on a loaded machine the second may start after the first has
+    # taken every file), none of them this one, each loading the recipe's three models once
+    assert 1 <= len(runner.workers) <= 2 and runner.lost == []
+    assert len({w.pid for w in runner.workers} | {os.getpid()}) == len(runner.workers) + 1
     assert all(w.models == ("tiny-det", "tiny-inp", "tiny-den") for w in runner.workers)
     events = _events(summary)
     assert events[0]["event"] == "start" and events[0]["steps"] == ["repair", "denoise"]
     assert [e["event"] for e in events].count("done") == 5 and events[-1]["event"] == "end"
     ends = [e for e in events if e["event"] == "worker-end"]
-    assert sorted(e["loads"] for e in ends) == [3, 3] and sum(e["files"] for e in ends) == 7
+    assert [e["loads"] for e in ends] == [3] * len(ends) and len(ends) == len(runner.workers)
+    assert sum(e["files"] for e in ends) == 7
 
     # a re-run skips what exists: only the two bad files are planned again
     again = plan_batch(BatchOptions(src, tmp_path / "cluster", recursive=True))
