@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import weakref
 import os
 import threading
@@ -110,27 +111,48 @@ class LoadedModel:
         return int(elem * self.feature_width * 16 * max(1, self.scale) ** 2)
 
 
+#: The share of a pass's progress given to an architecture's own steps before its first layer (the
+#: inpainter's smooth-fill solver); the layers share the rest.
+PRE_LAYER_SHARE = 0.3
+
+
 @contextlib.contextmanager
 def _layer_hooks(module: torch.nn.Module, cancel: CancelToken | None, progress: ProgressFn | None) -> Iterator[None]:
     """Forward pre-hooks on every leaf layer of *module* for the length of one call: each checks
-    *cancel* and reports the share of layers run to *progress* (capped below 1: a layer may run
-    more than once); *cancel* is also checked at the architecture's own `archs.checkpoint` calls
-    (inside solvers that are not layers). Nothing is registered when both are None."""
+    *cancel* and reports progress; *cancel* is also checked at the architecture's own
+    `archs.checkpoint` calls (solver steps that are not layers). Progress: those steps before the
+    first layer creep towards PRE_LAYER_SHARE (their number is not known ahead), then the share of
+    layers run fills the rest (capped below 1: a layer may run more than once). Nothing is
+    registered when both are None."""
     if cancel is None and progress is None:
         yield
         return
     leaves = [m for m in module.modules() if next(m.children(), None) is None]
-    seen = [0]
+    layers, steps = [0], [0]
+
+    def report() -> None:
+        if progress is None:
+            return
+        if layers[0] == 0:
+            progress(PRE_LAYER_SHARE * (1.0 - math.exp(-steps[0] / 70.0)), "")  # the inpainter: 200 steps
+        else:
+            share = layers[0] / max(1, len(leaves))
+            progress(min(0.99, PRE_LAYER_SHARE + (1.0 - PRE_LAYER_SHARE) * share), "")
 
     def hook(_m: torch.nn.Module, _inputs: Any) -> None:
         check_cancel(cancel)
-        if progress is not None:
-            seen[0] += 1
-            progress(min(0.99, seen[0] / max(1, len(leaves))), "")
+        layers[0] += 1
+        report()
+
+    def step() -> None:
+        check_cancel(cancel)
+        if layers[0] == 0:
+            steps[0] += 1
+            report()
 
     handles = [m.register_forward_pre_hook(hook) for m in leaves]
     try:
-        with archs.checking(None if cancel is None else lambda: check_cancel(cancel)):
+        with archs.checking(step):
             yield
     finally:
         for handle in handles:

@@ -326,3 +326,28 @@ def test_a_cancel_during_a_tile_stops_that_tiles_network_pass(models):
         for h in handles:
             h.remove()
     assert ran == [0]  # the first layer ran; the second was never entered
+
+
+def test_progress_creeps_through_a_solver_before_the_first_layer_then_follows_the_layers():
+    import torch
+
+    from restorer_gui.inference import archs
+    from restorer_gui.inference.loader import PRE_LAYER_SHARE, _layer_hooks
+
+    class Solver(torch.nn.Module):  # solver steps first (like the inpainter's smooth fill), then layers
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Identity(), torch.nn.Identity()
+
+        def forward(self, x):
+            for _ in range(50):
+                archs.checkpoint()
+            return self.b(self.a(x))
+
+    seen: list[float] = []
+    net = Solver()
+    with _layer_hooks(net, None, lambda f, _m: seen.append(f)):
+        net(torch.zeros(1))
+    solver, layers = seen[:50], seen[50:]
+    assert len(layers) == 2 and solver == sorted(solver) and 0 < solver[0] < solver[-1] < PRE_LAYER_SHARE
+    assert PRE_LAYER_SHARE < layers[0] < layers[1] <= 0.99
