@@ -4,6 +4,8 @@ import pytest
 from restorer_gui import paths
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
 
+from tests.tiny_models import save_model
+
 from .conftest import solid
 from .tiny_models import install_all
 
@@ -189,6 +191,10 @@ def test_denoise_preview_follows_the_values_and_a_rerun_replaces_the_result(wind
     rng = np.random.default_rng(0)
     model = open_doc(np.clip(100 + 20 * rng.standard_normal((80, 90, 3)), 0, 255).astype(np.uint8))
     window.settings.device = "cpu"
+    # a denoiser whose output depends on σ (the qt tiny one ignores it, and then whether the preview
+    # "changes" at σ 40 raced against the first preview's arrival)
+    save_model(paths.user_models_dir(), "tiny-den", "denoise", untrained=False)
+    window.settings.denoise_model = "tiny-den"
     seen = {}
 
     def drive(sigma, auto=False):
