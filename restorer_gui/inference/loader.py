@@ -74,9 +74,11 @@ class LoadedModel:
         self, x: torch.Tensor, *, sigma: float | None = None, mask: torch.Tensor | None = None,
         cancel: CancelToken | None = None, progress: ProgressFn | None = None,
     ) -> torch.Tensor:
-        """One forward pass. With ``cancel`` the pass stops at the next layer once the token is set
-        (`JobCancelled`), so even one large crop answers a cancel in a fraction of a second; with
-        ``progress`` it reports the share of the network's layers run so far (0–1, "")."""
+        """One forward pass. With ``cancel`` the pass stops at the next layer or solver step once the
+        token is set (`JobCancelled`), so even one large crop answers a cancel in a fraction of a
+        second; with ``progress`` it reports how far the pass is (0–1, ""; see `_layer_hooks`). The
+        hooks live on the module for the call, which is safe because a loaded model is never shared
+        between threads (`ops.ModelSet`)."""
         x = x.to(self.device, self.dtype)
         mask = None if mask is None else mask.to(self.device, self.dtype)
         _, channels, h, w = x.shape
