@@ -6,20 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, live_preview, run_buttons
+from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, linked_slider, live_preview, run_buttons
 from restorer_gui.qt.dialogs.preview import PREVIEW_DELAY_MS, PREVIEW_SIDE
 
 __all__ = ["PREVIEW_DELAY_MS", "PREVIEW_SIDE", "DenoiseDialog", "DenoiseOptions", "StrengthControl"]
@@ -31,19 +27,10 @@ class StrengthControl:
     """σ slider + spin box (0–50 on the 8-bit scale) and an Auto check box that disables them."""
 
     def __init__(self, sigma: int, auto: bool, auto_text: str = "Auto (estimate the noise level)") -> None:
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, MAX_SIGMA)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, MAX_SIGMA)
-        self.slider.valueChanged.connect(self.spin.setValue)
-        self.spin.valueChanged.connect(self.slider.setValue)
-        self.slider.setValue(int(sigma))
+        self.slider, self.spin, self.row = linked_slider(MAX_SIGMA, sigma)
         self.auto = QCheckBox(auto_text)
         self.auto.toggled.connect(lambda on: (self.slider.setEnabled(not on), self.spin.setEnabled(not on)))
         self.auto.setChecked(auto)
-        self.row = QHBoxLayout()
-        self.row.addWidget(self.slider, 1)
-        self.row.addWidget(self.spin)
 
     @property
     def sigma(self) -> float | None:
@@ -56,8 +43,6 @@ class DenoiseOptions:
     inside_mask: bool
     model_id: str
     replace_previous: bool = False  # run on what lies under the last Denoise result and replace it
-
-
 
 
 class DenoiseDialog(QDialog):

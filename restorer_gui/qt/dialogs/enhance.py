@@ -6,19 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, live_preview, run_buttons
+from restorer_gui.qt.dialogs.op_fields import ScopeAndModel, linked_slider, live_preview, run_buttons
 
 
 @dataclass
@@ -36,17 +32,7 @@ class EnhanceDialog(QDialog):
         `request_preview(strength, model_id)` (answered by `show_preview`), a live before/after preview."""
         super().__init__(parent)
         self.setWindowTitle("Fix Fading and Colour")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 100)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, 100)
-        self.spin.setSuffix(" %")
-        self.slider.valueChanged.connect(self.spin.setValue)
-        self.spin.valueChanged.connect(self.slider.setValue)
-        self.spin.setValue(max(0, min(100, int(strength))))
-        row = QHBoxLayout()
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.spin)
+        self.slider, self.spin, row = linked_slider(100, strength, " %")
         scope = ScopeAndModel(models, has_mask, "Only inside the mask (stains, a faded corner)")
         self.whole, self.in_mask, self.model = scope.whole, scope.in_mask, scope.model
         form = QFormLayout()

@@ -7,9 +7,36 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QRadioButton
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+)
 
 from restorer_gui.qt.dialogs.preview import LivePreview
+
+
+def linked_slider(maximum: int, value: int, suffix: str = "") -> tuple[QSlider, QSpinBox, QHBoxLayout]:
+    """A 0–*maximum* slider and spin box that follow each other, in one row (the slider stretches)."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, maximum)
+    spin = QSpinBox()
+    spin.setRange(0, maximum)
+    if suffix:
+        spin.setSuffix(suffix)
+    slider.valueChanged.connect(spin.setValue)
+    spin.valueChanged.connect(slider.setValue)
+    spin.setValue(max(0, min(maximum, int(value))))
+    row = QHBoxLayout()
+    row.addWidget(slider, 1)
+    row.addWidget(spin)
+    return slider, spin, row
 
 
 class ScopeAndModel:
