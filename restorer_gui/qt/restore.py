@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from restorer_gui.qt.enhance import EnhanceCommands
 from restorer_gui.qt import recipe_export
 from restorer_gui.qt.review import DamageReview
 from restorer_gui.qt.document_model import DocumentModel
-from restorer_gui.qt.workers import Job, UserFacingError, WorkerPool
+from restorer_gui.qt.workers import Job, WorkerPool
 from restorer_gui.settings import MODEL_CHOICE_FIELDS
 
 if TYPE_CHECKING:
@@ -116,7 +117,9 @@ class RestoreController(EnhanceCommands, QObject):
         self.enhance_dialog_open = None  # the Fix Fading and Colour dialog while it is open
         self._cancelling = False
         self._repair_detector: str | None = None  # the detector whose damage is under review
-        self._lane_device: tuple[str, str] | None = None  # (device setting, the device it resolved to)
+        self._lane_device: tuple[str, str] | None = None  # (device setting, the lane it resolved to)
+        self._early_lanes: list[str] = []  # settings whose jobs went out before torch was loaded
+        self._lane_names: dict[str, str] = {}  # resolved device → the early lane that serves it
         self.update_enabled()
 
     # --- construction --------------------------------------------------------------------
@@ -194,19 +197,24 @@ class RestoreController(EnhanceCommands, QObject):
     @property
     def lane_device(self) -> str:
         """The device the model jobs run on ("auto" resolved: "cuda:0", "mps" or "cpu"), so that one device
-        is one lane whatever the setting says. Resolved at the first job (torch loads then, not at start-up)
-        and again when the device setting changes; a device this machine lacks keeps its name (its jobs
-        fail with the reason)."""
-        setting = self.device
-        if self._lane_device is None or self._lane_device[0] != setting:
-            from restorer_gui.inference import device as devices
+        is one lane whatever the setting says; re-resolved when the device setting changes. A device this
+        machine lacks keeps its name (its jobs fail with the reason).
 
-            try:
-                dev = devices.resolve_device(setting)
-                name = f"cuda:{dev.index or 0}" if dev.type == "cuda" else dev.type
-            except devices.DeviceError:
-                name = setting
-            self._lane_device = (setting, name)
+        Resolving needs torch, and importing it here would hold the window for seconds, so until a job
+        has loaded it (on its worker) a job goes to the lane its setting names; once torch is in, that
+        lane keeps serving the device the setting resolves to, so one device still has one lane."""
+        setting = self.device
+        devices = sys.modules.get("restorer_gui.inference.device")
+        if devices is None:
+            if setting not in self._early_lanes:
+                self._early_lanes.append(setting)
+            return setting
+        if self._lane_device is None or self._lane_device[0] != setting:
+            for early in self._early_lanes:
+                self._lane_names.setdefault(_resolved_name(devices, early), early)
+            self._early_lanes.clear()
+            name = _resolved_name(devices, setting)
+            self._lane_device = (setting, self._lane_names.get(name, name))
         return self._lane_device[1]
 
     def submit(self, title: str, fn, apply: Callable[[Any], None], document_bound: bool = True, lane: str | None = None,
@@ -616,3 +624,13 @@ class RestoreController(EnhanceCommands, QObject):
     def shutdown(self) -> bool:
         """Cancel and join every worker (the window is closing)."""
         return self.pool.shutdown()
+
+
+def _resolved_name(devices: Any, setting: str) -> str:
+    """*setting* resolved by the (loaded) device module: "cuda:N", "mps" or "cpu"; itself when this
+    machine lacks it."""
+    try:
+        dev = devices.resolve_device(setting)
+    except devices.DeviceError:
+        return setting
+    return f"cuda:{dev.index or 0}" if dev.type == "cuda" else dev.type

@@ -67,3 +67,25 @@ def test_the_lane_follows_the_device_setting(window):
     assert restore.lane_device == "cuda"
     window.settings.device = "auto"
     assert restore.lane_device == "cpu"
+
+
+def test_the_first_jobs_never_load_torch_on_the_gui_thread_and_keep_one_lane_per_device(window, monkeypatch):
+    """Before any job has loaded torch, the lane is named by the setting (resolving it would import
+    torch on the GUI thread: seconds of a frozen window); once torch is in, that early lane keeps
+    serving its device, so "auto" then "cpu" still share one lane."""
+    import sys
+
+    if not _cpu_only():
+        pytest.skip("on this machine 'auto' is a GPU")
+    restore = window.restore
+    devices = sys.modules["restorer_gui.inference.device"]
+    monkeypatch.delitem(sys.modules, "restorer_gui.inference.device")  # as before the first job
+    window.settings.device = "auto"
+    assert restore.lane_device == "auto"
+    assert "restorer_gui.inference.device" not in sys.modules  # not imported to answer
+    monkeypatch.setitem(sys.modules, "restorer_gui.inference.device", devices)  # a job loaded it
+    assert restore.lane_device == "auto"  # the early lane serves the CPU now
+    window.settings.device = "cpu"
+    assert restore.lane_device == "auto"  # the same device: the same lane
+    window.settings.device = "cuda"  # not here: a lane of its own
+    assert restore.lane_device == "cuda"
