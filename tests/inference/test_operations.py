@@ -218,6 +218,40 @@ def test_detect_scratches_uses_the_cut_from_the_models_card(models):
     assert not np.array_equal(masks[0.0], masks[1.0])
 
 
+def test_detector_scales_come_from_the_card_and_hostile_values_are_ignored():
+    from restorer_gui.inference.ops.detect import card_scales
+
+    assert card_scales(None) == (1.0,) and card_scales({}) == (1.0,)
+    assert card_scales({"scales": [1.0, 0.5, 0.25]}) == (1.0, 0.5, 0.25)
+    assert card_scales({"scales": [1.0, 0.5, 0.5, 2.0, -1, "x", True, None, 1e9]}) == (1.0, 0.5)
+    assert card_scales({"scales": "1,0.5"}) == (1.0,) and card_scales({"scales": [7]}) == (1.0,)
+
+
+def test_the_probability_is_the_mean_over_the_cards_scales_at_full_size(models):
+    """Each scale runs on a downscaled copy; its map comes back to full size and the maps are averaged.
+    A scale that would leave too small a picture is skipped rather than run on a few pixels."""
+    import dataclasses
+
+    from PIL import Image
+
+    from restorer_gui.inference.ops.detect import MIN_SCALED_SIDE, detect_probability
+
+    model = models["detect-scratches"]
+    photo = _photo(120, 100, seed=3)
+    full = detect_probability(photo, model, scales=(1.0,))
+    half = detect_probability(np.asarray(Image.fromarray(photo).resize((50, 60), Image.Resampling.LANCZOS)), model,
+                              scales=(1.0,))
+    half_up = np.asarray(Image.fromarray(half).resize((100, 120), Image.Resampling.BILINEAR)).astype(np.float32)
+    both = detect_probability(photo, model, scales=(1.0, 0.5))
+    assert both.shape == (120, 100) and both.dtype == np.uint8
+    assert np.abs(both.astype(np.float32) - (full + half_up) / 2).max() <= 1.5  # rounding on the way
+    assert not np.array_equal(both, full)
+    info = dataclasses.replace(model.info, card={**model.info.card, "scales": [1.0, 0.5]})
+    assert np.array_equal(detect_probability(photo, dataclasses.replace(model, info=info)), both)
+    tiny = MIN_SCALED_SIDE / 120 / 2  # leaves 24 px: skipped
+    assert np.array_equal(detect_probability(photo, model, scales=(1.0, tiny)), full)
+
+
 def test_progress_and_cancel_in_operations(models):
     seen = []
     denoise(_photo(100, 100), models["denoise"], tile=40, progress=lambda f, m: seen.append(f))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from restorer_gui.core import mask_ops
 from restorer_gui.core.recipe import RecipeError
@@ -41,23 +42,69 @@ def card_threshold(card: dict | None, default: float = 0.5) -> float:
     return value if 0.0 <= value <= 1.0 else default
 
 
+def card_scales(card: dict | None) -> tuple[float, ...]:
+    """The scales the detector runs at (its card's ``scales``, each in (0, 1]; 1.0 = the photo as it is),
+    default (1.0,). Real damage spans sizes a single receptive field cannot: a crack web or a flaked
+    area several times the network's view is found on a downscaled copy, a dust speck only at full size;
+    the probability maps of all scales are averaged at full size."""
+    raw = card.get("scales") if isinstance(card, dict) else None
+    if not isinstance(raw, list | tuple):
+        return (1.0,)
+    scales = []
+    for v in raw:
+        if isinstance(v, int | float) and not isinstance(v, bool) and 0.05 <= float(v) <= 1.0:
+            scales.append(float(v))
+    return tuple(dict.fromkeys(scales)) or (1.0,)
+
+
+MIN_SCALED_SIDE = 48  # px: a scale that would leave less than this is skipped
+
+
+def _resize(arr: np.ndarray, width: int, height: int, resample: Image.Resampling) -> np.ndarray:
+    """H×W×C uint8/uint16 *arr* resized channel by channel, same dtype."""
+    planes = []
+    for c in range(arr.shape[2]):
+        plane = Image.fromarray(np.ascontiguousarray(arr[..., c]).astype(np.float32), mode="F")
+        planes.append(np.asarray(plane.resize((width, height), resample)))
+    top = np.iinfo(arr.dtype).max
+    return np.clip(np.rint(np.stack(planes, -1)), 0, top).astype(arr.dtype)
+
+
 def detect_probability(
     image: np.ndarray,
     model: LoadedModel,
     *,
     tile: int | None = None,
     overlap: int | None = None,
+    scales: tuple[float, ...] | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """H×W uint8 map of the detector's damage probability (0–255), tile by tile."""
+    """H×W uint8 map of the detector's damage probability (0–255), tile by tile, averaged over *scales*
+    (default: the model card's, see `card_scales`)."""
     engine.require_task(model, *TASKS)
     parts = engine.split_channels(image)
-    h, w = parts.pixels.shape[:2]
-    prob = np.empty((h, w, 1), np.uint8)
-    engine.run_tiled(model, lambda t: model(t, cancel=cancel), parts.colour_view(parts.pixels), out=prob, tile=tile,
-                     overlap=overlap, progress=Progress.wrap(progress).sub(0, 0.97), cancel=cancel)
-    return prob[..., 0]
+    colour = parts.colour_view(parts.pixels)
+    h, w = colour.shape[:2]
+    if scales is None:
+        scales = card_scales(model.info.card)
+    runs = [(s, round(w * s), round(h * s)) for s in scales if s == 1.0 or min(h, w) * s >= MIN_SCALED_SIDE]
+    runs = runs or [(1.0, w, h)]
+    costs = np.array([sw * sh for _, sw, sh in runs], np.float64)
+    edges = np.concatenate([[0.0], np.cumsum(costs) / costs.sum() * 0.97])
+    prog = Progress.wrap(progress)
+    total = np.zeros((h, w), np.float32)
+    for i, (s, sw, sh) in enumerate(runs):
+        src = colour if s == 1.0 else _resize(colour, sw, sh, Image.Resampling.LANCZOS)
+        prob = np.empty((sh, sw, 1), np.uint8)
+        engine.run_tiled(model, lambda t: model(t, cancel=cancel), src, out=prob, tile=tile, overlap=overlap,
+                         progress=prog.sub(edges[i], edges[i + 1]), cancel=cancel)
+        if s != 1.0:
+            prob = _resize(prob, w, h, Image.Resampling.BILINEAR)
+        total += prob[..., 0]
+    if len(runs) == 1:
+        return np.rint(total).astype(np.uint8)
+    return np.clip(np.rint(total / len(runs)), 0, 255).astype(np.uint8)
 
 
 def threshold_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
