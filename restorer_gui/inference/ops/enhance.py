@@ -4,6 +4,11 @@ fading; a strength 0–100 % blends its result with the photo, on the whole phot
 The model predicts its correction from a thumbnail of the whole photo and applies it at full resolution in
 row strips (progress and cancel between strips); a region (the GUI's preview) is corrected exactly as it
 would be inside the whole photo.
+
+The prediction is global by design (a small, fixed-size thumbnail of the whole photo: nothing to tile), so a
+tile size (``--tile N``, Preferences ▸ tile size, a chain's or a batch's tile) applies to the full-resolution
+pass: the photo is corrected in N×N tiles instead of full-width strips, which bounds the pass's memory by the
+tile. Every pixel's correction depends only on its position and value, so the result is the same.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from restorer_gui.inference.ops.base import OpContext, OpResult, Operation
 
 TASKS = ("enhance",)
 STRIP_ROWS = 256
+MIN_TILE = 32  # px: a smaller --tile is raised to this (as the tiler does)
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,13 @@ def predict(image: np.ndarray, model: Any) -> Any:
 
 
 def enhance(image: np.ndarray, model: Any, strength: float = 100.0, mask: np.ndarray | None = None,
-            box: tuple[int, int, int, int] | None = None, params: Any = None,
+            box: tuple[int, int, int, int] | None = None, params: Any = None, tile: int | None = None,
             progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
     """The corrected photo (same shape and dtype as ``image``; alpha kept), or its region ``box`` =
     (x0, y0, x1, y1) corrected as inside the whole photo, with ``params`` from `predict` (computed when
-    None). ``strength`` 0–100 %; ``mask`` (uint8 H×W of the photo, 255 = apply) limits it, by its value."""
+    None). ``strength`` 0–100 %; ``mask`` (uint8 H×W of the photo, 255 = apply) limits it, by its value.
+    ``tile``: correct in tiles of at most tile×tile pixels (at least `MIN_TILE`) instead of strips of
+    `STRIP_ROWS` full-width rows; the same pixels either way."""
     import torch
 
     engine.require_task(model, *TASKS)
@@ -92,24 +100,30 @@ def enhance(image: np.ndarray, model: Any, strength: float = 100.0, mask: np.nda
     out = region.copy()  # alpha as it was
     s = float(np.clip(strength, 0.0, 100.0)) / 100.0
     prog = Progress.wrap(progress)
-    rows = y1 - y0
+    rows, cols = y1 - y0, x1 - x0
+    if tile and tile > 0:
+        side_y = side_x = max(MIN_TILE, int(tile))
+    else:
+        side_y, side_x = STRIP_ROWS, max(1, cols)
+    pieces = [(t, l) for t in range(0, rows, side_y) for l in range(0, cols, side_x)]
     with torch.inference_mode():
-        for top in range(0, rows, STRIP_ROWS):
+        for done, (top, left) in enumerate(pieces, 1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            bottom = min(rows, top + STRIP_ROWS)
-            x = _tensor(region[top:bottom, :, :ncol], scale, model.device)
-            y = model.module.apply(x, params, (y0 + top, x0, h, w))
+            bottom, right = min(rows, top + side_y), min(cols, left + side_x)
+            x = _tensor(region[top:bottom, left:right, :ncol], scale, model.device)
+            y = model.module.apply(x, params, (y0 + top, x0 + left, h, w))
             if mask is not None:
-                m = torch.from_numpy(np.array(weights[y0 + top:y0 + bottom, x0:x1], order="C")).to(y.device)
+                m = weights[y0 + top:y0 + bottom, x0 + left:x0 + right]
+                m = torch.from_numpy(np.array(m, order="C")).to(y.device)
                 y = torch.lerp(x, y, m.float().mul_(s / 255.0)[None, None])
             elif s < 1.0:
                 y = torch.lerp(x, y, s)
             if ncol == 1:
                 y = y.mean(1, keepdim=True)
             y = y[0].permute(1, 2, 0).mul_(scale).add_(0.5).clamp_(0, scale)
-            out[top:bottom, :, :ncol] = y.cpu().numpy().astype(image.dtype)
-            prog(bottom / max(rows, 1), "correcting")
+            out[top:bottom, left:right, :ncol] = y.cpu().numpy().astype(image.dtype)
+            prog(done / len(pieces), "correcting")
     return parts.restore_shape(out)
 
 
@@ -119,7 +133,8 @@ def run(ctx: OpContext, p: EnhanceParams) -> OpResult:
     if p.inside_mask and mask is None:
         mask = np.zeros(ctx.image.shape[:2], np.uint8)  # nothing painted: nothing changes
     ctx.progress(0.05, "reading the photo")
-    out = enhance(ctx.image, model, p.strength, mask, progress=ctx.progress.sub(0.1, 1.0), cancel=ctx.cancel)
+    out = enhance(ctx.image, model, p.strength, mask, tile=ctx.tile, progress=ctx.progress.sub(0.1, 1.0),
+                  cancel=ctx.cancel)
     label = "Fix fading" + (f" {p.strength:.0f} %" if p.strength < 100 else "") + (" in mask" if p.inside_mask else "")
     where = " inside the mask" if p.inside_mask else ""
     info = {"model": model.id, "strength": p.strength, "inside_mask": p.inside_mask,
