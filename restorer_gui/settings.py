@@ -33,7 +33,7 @@ class Settings:
     precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
     denoise_sigma: int = 15
     denoise_auto: bool = False
-    # File ▸ Batch Denoise Folder… (remembered choices)
+    # File ▸ Batch Restore Folder… (remembered choices; its sensitivity and fading strength are shared below)
     batch_input_dir: str = ""
     batch_output_dir: str = ""  # "" = the sibling "<input>-restored"
     batch_recursive: bool = False
@@ -45,7 +45,7 @@ class Settings:
     batch_model: str = ""  # "" = the default denoise model
     batch_sigma: int = 15
     batch_auto: bool = False
-    batch_steps: str = "denoise"  # comma-separated chain of the batch (repair, denoise)
+    batch_steps: str = "denoise"  # comma-separated chain of the batch (repair, denoise, enhance)
     tile_size: int = 0  # 0 = chosen from free memory
     # the model each GUI command uses, by id; "" = automatic (registry.default_model)
     inpaint_model: str = ""
@@ -54,6 +54,12 @@ class Settings:
     enhance_model: str = ""
     enhance_strength: int = 100  # Fix Fading and Colour: % of the correction (remembered)
     repair_threshold: float = 0.0  # Repair Damage's detector cut (0 = the model card's)
+    # Restore ▸ Restore Photo… (remembered; its sensitivity is repair_threshold, its fading strength enhance_strength)
+    restore_steps: str = "repair,denoise"
+    restore_review: bool = False
+    restore_sigma: int = 15
+    restore_auto: bool = True
+    restore_upscale_model: str = ""
     default_save_format: str = "png"  # png | tif | jpg (used when the original's format cannot hold the result)
     autosave_minutes: int = 3  # 0 = off
     models_dir: str = ""  # "" = the data folder's models/

@@ -1,4 +1,5 @@
-"""File ▸ Batch Denoise Folder…: choose folders, model, strength, output format and policies.
+"""File ▸ Batch Restore Folder…: choose folders, the chain's steps (repair, denoise, fix fading) and their settings,
+the output format and policies.
 
 The dialog only collects choices (remembered in :class:`~restorer_gui.settings.Settings`);
 :mod:`restorer_gui.qt.batch_window` runs the batch.
@@ -38,6 +39,8 @@ from restorer_gui.core.batch import (
 from restorer_gui.core.pathtext import PathTextError, exists, is_dir, path_from_text, shown
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import MAX_SIGMA, StrengthControl
+from restorer_gui.qt.dialogs.restore_photo import MAX_SENSITIVITY
+from restorer_gui.qt.review import sensitivity_to_threshold, threshold_to_sensitivity
 from restorer_gui.settings import Settings
 FORMAT_LABELS = {"same": "Same as the input", "png": "PNG", "jpg": "JPEG (8-bit)", "tiff": "TIFF (keeps 16 bits)"}
 POLICY_LABELS = {
@@ -58,6 +61,8 @@ class BatchChoices:
     keep_metadata: bool = True
     steps: tuple[str, ...] = ("denoise",)  # the chain each photo goes through, in order
     loaded: Any = None  # a Recipe loaded from a file (Load Recipe…): run instead of *steps*
+    repair_threshold: float | None = None  # the repair step's detector cut (None: the detector's own)
+    enhance_strength: float = 100.0  # the fix-fading step's strength, %
 
     def recipe(self):
         """The recipe of these choices (the same chain `restorer batch --steps` runs), or the loaded one."""
@@ -66,7 +71,8 @@ class BatchChoices:
         if self.loaded is not None:
             return self.loaded
 
-        params = {"denoise": {"strength": self.sigma, "auto": self.sigma is None, "model": self.model_id or None}}
+        params = {"denoise": {"strength": self.sigma, "auto": self.sigma is None, "model": self.model_id or None},
+                  "repair": {"threshold": self.repair_threshold}, "enhance": {"strength": self.enhance_strength}}
         return Recipe(tuple(Step(name, params.get(name, {})) for name in self.steps))
 
 
@@ -81,7 +87,7 @@ class BatchDialog(QDialog):
     def __init__(self, models: list[tuple[str, str]], settings: Settings, parent: QWidget | None = None) -> None:
         """*models*: (id, label) pairs of denoise models, the default first."""
         super().__init__(parent)
-        self.setWindowTitle("Batch Denoise Folder")
+        self.setWindowTitle("Batch Restore Folder")
         self.settings = settings
         self._output_auto = True  # the output follows the input (sibling "<name>-restored")
         layout = QVBoxLayout(self)
@@ -163,8 +169,14 @@ class BatchDialog(QDialog):
         for name, label in STEP_LABELS.items():
             check = QCheckBox(label)
             check.toggled.connect(self._show_live_problem)
-            row.addWidget(check)
+            line = QHBoxLayout()
+            line.addWidget(check, 1)
+            row.addLayout(line)
             self.step_boxes[name] = check
+            if name == "repair":  # the same sensitivity as Restore Photo and Repair Damage's review
+                self.sensitivity = _step_spin(line, check, "Sensitivity", MAX_SENSITIVITY, " %", "the detector's own")
+            elif name == "enhance":  # the same strength as Restore Photo and Fix Fading and Colour
+                self.enhance_strength = _step_spin(line, check, "Strength", 100, " %")
         self.step_boxes["denoise"].toggled.connect(lambda on: self.denoise_box.setEnabled(on))
         self.loaded_recipe = None  # a recipe from a file, run instead of the boxes above
         self.recipe_label = QLabel("")
@@ -216,6 +228,8 @@ class BatchDialog(QDialog):
         steps = [n for n in s.batch_steps.split(",") if n in self.step_boxes] or ["denoise"]
         for name, check in self.step_boxes.items():
             check.setChecked(name in steps)
+        self.sensitivity.setValue(threshold_to_sensitivity(s.repair_threshold) if s.repair_threshold else 0)
+        self.enhance_strength.setValue(s.enhance_strength)
         self._update_quality()
         self._update_hint()
         self._show_live_problem()
@@ -270,6 +284,8 @@ class BatchDialog(QDialog):
         for check in self.step_boxes.values():
             check.setEnabled(not loaded)
         self.denoise_box.setEnabled(not loaded and self.step_boxes["denoise"].isChecked())
+        self.sensitivity.setEnabled(not loaded and self.step_boxes["repair"].isChecked())
+        self.enhance_strength.setEnabled(not loaded and self.step_boxes["enhance"].isChecked())
         self.clear_recipe_button.setVisible(loaded)
         self._show_live_problem()
 
@@ -354,6 +370,8 @@ class BatchDialog(QDialog):
             keep_metadata=self.keep_metadata.isChecked(),
             steps=tuple(name for name, check in self.step_boxes.items() if check.isChecked()),
             loaded=self.loaded_recipe,
+            repair_threshold=sensitivity_to_threshold(self.sensitivity.value()) if self.sensitivity.value() else None,
+            enhance_strength=float(self.enhance_strength.value()),
         )
 
     def remember(self, s: Settings) -> None:
@@ -369,9 +387,27 @@ class BatchDialog(QDialog):
         s.batch_keep_metadata = c.keep_metadata
         s.batch_model = c.model_id
         s.batch_steps = ",".join(c.steps)
+        s.repair_threshold = c.repair_threshold or 0.0
+        s.enhance_strength = int(c.enhance_strength)
         s.batch_auto = c.sigma is None
         if c.sigma is not None:
             s.batch_sigma = int(c.sigma)
+
+
+def _step_spin(line: QHBoxLayout, check: QCheckBox, label: str, maximum: int, suffix: str,
+               special: str = "") -> QSpinBox:
+    """A step's setting at the end of its row (0–*maximum*), enabled with the step."""
+    spin = QSpinBox()
+    spin.setRange(0, maximum)
+    spin.setSuffix(suffix)
+    if special:
+        spin.setSpecialValueText(special)
+    text = QLabel(label)
+    for widget in (text, spin):
+        line.addWidget(widget)
+        widget.setEnabled(False)
+        check.toggled.connect(widget.setEnabled)
+    return spin
 
 
 def _folder(text: str) -> Path:

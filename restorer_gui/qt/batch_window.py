@@ -1,4 +1,4 @@
-"""The batch progress window, `ask_for_batch` (File ▸ Batch Denoise Folder…'s dialog) and `start_batch`.
+"""The batch progress window, `ask_for_batch` (File ▸ Batch Restore Folder…'s dialog) and `start_batch`.
 
 The batch runs as one job on the worker pool's model lane: the job's thread runs the model, the
 runner's own threads decode and write files.  The runner's callbacks arrive from those threads
@@ -117,7 +117,7 @@ class BatchWindow(QWidget):
 
     def __init__(self, choices: BatchChoices, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
-        self.setWindowTitle("Batch denoise")
+        self.setWindowTitle("Batch restore")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.choices = choices
         self.signals = BatchSignals(self)
@@ -195,7 +195,7 @@ class BatchWindow(QWidget):
         """Queue the batch on *pool*'s model lane for *device* (*tile*: None = from free memory)."""
         fn = batch_job_fn(self.choices, device, precision, self.signals, max_pixels, tile)
         self.pool = pool
-        self.job = Job("Batch denoise", fn, lane=f"model:{device}")
+        self.job = Job("Batch restore", fn, lane=f"model:{device}")
         pool.job_started.connect(self._on_job_started)
         pool.job_failed.connect(self._on_job_failed)
         pool.job_cancelled.connect(self._on_job_cancelled)
@@ -216,7 +216,7 @@ class BatchWindow(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder if folder.is_dir() else folder.parent)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """While running, closing only hides the window (File ▸ Batch Denoise Folder… shows it again)."""
+        """While running, closing only hides the window (File ▸ Batch Restore Folder… shows it again)."""
         if self.running:
             event.ignore()
             self.hide()
@@ -354,12 +354,10 @@ def start_batch(parent: QWidget, settings: Settings, pool: WorkerPool, choices: 
 
 
 def ask_for_batch(parent: QWidget, settings: Settings, show_error: Callable[[str, str], None]) -> BatchChoices | None:
-    """File ▸ Batch Denoise Folder…'s options dialog: the choices (remembered in *settings* and on disk), or
-    None."""
+    """File ▸ Batch Restore Folder…'s options dialog: the choices (remembered in *settings* and on disk), or
+    None. Without a denoise model the dialog still opens (the other steps need none of it; it says so when
+    Denoise is ticked)."""
     models = _denoise_models()
-    if not models:
-        show_error("No model", "There is no denoise model yet. Import one with File ▸ Import Model…")
-        return None
     dialog = BatchDialog(models, settings, parent)
     if dialog.exec() != BatchDialog.DialogCode.Accepted:
         return None

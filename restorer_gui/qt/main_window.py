@@ -214,9 +214,9 @@ class MainWindow(QMainWindow):
         self.act_about = a("&About restorer-gui", self._about)
         self.act_shortcuts = a("&Keyboard Shortcuts…", self._shortcuts,
                                tip="Every command with a key, and the keys of the canvas")
-        # --- batch denoise (restorer_gui/qt/batch_window.py) ---
-        self.act_batch = a("&Batch Denoise Folder…", self.open_batch_dialog,
-                           tip="Denoise every photo of a folder into another folder")
+        # --- batch restore: the restore chain over a folder (restorer_gui/qt/batch_window.py) ---
+        self.act_batch = a("&Batch Restore Folder…", self.open_batch_dialog,
+                           tip="Restore every photo of a folder (repair, denoise, fix fading) into another folder")
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -857,7 +857,7 @@ class MainWindow(QMainWindow):
         settings_mod.save(new)
 
     def open_batch_dialog(self) -> BatchWindow | None:
-        """File ▸ Batch Denoise Folder…: the running batch's window, or the options dialog and a new batch."""
+        """File ▸ Batch Restore Folder…: the running batch's window, or the options dialog and a new batch."""
         from restorer_gui.qt.batch_window import ask_for_batch
 
         running = self._batch_window

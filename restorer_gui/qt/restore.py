@@ -27,6 +27,7 @@ from restorer_gui.core.recipe import RecipeError, Step
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.denoise import DenoiseDialog
 from restorer_gui.qt.enhance import EnhanceCommands
+from restorer_gui.qt.restore_chain import ChainCommands
 from restorer_gui.qt import recipe_export
 from restorer_gui.qt.review import DamageReview
 from restorer_gui.qt.document_model import DocumentModel
@@ -97,7 +98,7 @@ def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model
     return fn
 
 
-class RestoreController(EnhanceCommands, QObject):
+class RestoreController(ChainCommands, EnhanceCommands, QObject):
     """Owns the worker pool, the Restore actions and the progress widgets in the status bar."""
 
     def __init__(self, window: EditorWindow) -> None:
@@ -125,6 +126,9 @@ class RestoreController(EnhanceCommands, QObject):
     # --- construction --------------------------------------------------------------------
     def _make_actions(self) -> None:
         w = self.window
+        self.act_restore_photo = w._action("Restore &Photo…", self.restore_photo_dialog, QKeySequence("Ctrl+Shift+P"),
+                                           tip="Run the whole chain (repair, denoise, fix fading, upscale) on the "
+                                               "photo, each step a layer")
         self.act_inpaint = w._action("&Inpaint Masked Area", self.inpaint, QKeySequence("Ctrl+Return"),
                                      tip="Fill the painted damage from its surroundings")
         self.act_denoise = w._action("&Denoise…", self.denoise_dialog, QKeySequence("Ctrl+Shift+D"),
@@ -143,7 +147,7 @@ class RestoreController(EnhanceCommands, QObject):
                                                "for `restorer batch --recipe`")
         self.act_cancel = w._action("&Cancel", self.cancel_all, QKeySequence("Esc"))
         self.act_cancel.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.actions_for_document = [self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance,
+        self.actions_for_document = [self.act_restore_photo, self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance,
                                      self.act_detect, self.act_run_model]
         # the Restore menu's action of each registered operation (checked against the registry in the tests;
         # upscale and face run their models through Run Model…)
@@ -170,7 +174,8 @@ class RestoreController(EnhanceCommands, QObject):
 
     def menu_actions(self) -> list:
         """The Restore menu's operation actions, in order (None: a separator)."""
-        return [self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance, self.act_detect, None,
+        return [self.act_restore_photo, None, self.act_repair, self.act_inpaint, self.act_denoise, self.act_enhance,
+                self.act_detect, None,
                 self.act_run_model,
                 self.act_import_model]
 
@@ -400,8 +405,9 @@ class RestoreController(EnhanceCommands, QObject):
         return self._run("Detect scratches", "detect-scratches", {"model": info.id}, apply, model_label=info.label)
 
     # --- repair: detect → review the mask → fill ----------------------------------------------
-    def repair(self) -> Job | None:
-        """Stage 1 of Restore ▸ Repair Damage: find the damage and show its mask for review."""
+    def repair(self, then: Callable[[], Any] | None = None) -> Job | None:
+        """Stage 1 of Restore ▸ Repair Damage: find the damage and show its mask for review; *then* (Restore
+        Photo's remaining steps) runs after the reviewed mask is filled."""
         model = self.window.model
         if model is None:
             return None
@@ -412,7 +418,7 @@ class RestoreController(EnhanceCommands, QObject):
 
         def apply(result) -> None:
             self._repair_detector = detector.id  # the fill's recipe step names the detector that found it
-            self.review.start(model, result, params)
+            self.review.start(model, result, params, then=then if callable(then) else None)
 
         return self._run("Repair damage: finding the damage", "repair", params, apply, mask=model.doc.mask.copy(),
                          stage="detect_damage", model_label=detector.label)
@@ -441,11 +447,14 @@ class RestoreController(EnhanceCommands, QObject):
         step = self._step("Repair damage", "repair", {**self._repair_params(detector, inpainter.id), "grain": True})
         if step is None:
             return None
+        then = self.review.then if self.review.model is model else None  # Restore Photo's remaining steps
         self.review.finish()
 
         def apply(result) -> None:
             self._add_layer(result.image, "Repair damage", "repair", step=step, model=inpainter.id, grain=True)
             self._hide_mask_for_result()
+            if then is not None:
+                then()
 
         return self._run("Repair damage", "repair", step, apply, mask=model.doc.mask.copy(), stage="fill_damage",
                          model_label=inpainter.label)

@@ -39,6 +39,7 @@ class DamageReview(QToolBar):
         self._prob: np.ndarray | None = None
         self._base: np.ndarray | None = None
         self._grow = 0
+        self.then: Callable[[], Any] | None = None  # what runs after the fill (Restore Photo's remaining steps)
         self.addWidget(QLabel(" Review the damage mask: paint to add, Alt-paint to remove.   Sensitivity "))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(2, 98)
@@ -63,9 +64,12 @@ class DamageReview(QToolBar):
     def active(self) -> bool:
         return self.model is not None
 
-    def start(self, model: DocumentModel, result: Any, params: dict[str, Any]) -> None:
-        """Show what stage 1 found (one undo step) and open the review."""
+    def start(self, model: DocumentModel, result: Any, params: dict[str, Any],
+              then: Callable[[], Any] | None = None) -> None:
+        """Show what stage 1 found (one undo step) and open the review; *then* runs after the fill."""
         self.model = model
+        self.then = then
+        self.fill_button.setText("Fill Damage and Go On" if then is not None else "Fill Damage")
         self._prob = result.extras.get("probability")
         self._base = model.doc.mask.copy()
         self._grow = int(result.info.get("grow", 0))
@@ -78,7 +82,7 @@ class DamageReview(QToolBar):
         self._show_mask()
         self.setVisible(True)
         self.host.statusBar().showMessage(
-            f"{result.info.get('summary', '')} Review the mask, then Fill Damage.", 15_000)
+            f"{result.info.get('summary', '')} Review the mask, then {self.fill_button.text()}.", 15_000)
 
     def _on_sensitivity_changed(self, value: int) -> None:
         self.value_label.setText(f" {value} % ")
@@ -96,5 +100,6 @@ class DamageReview(QToolBar):
 
     def finish(self) -> None:
         self.model = None
+        self.then = None
         self._prob = self._base = None
         self.setVisible(False)

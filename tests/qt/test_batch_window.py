@@ -1,4 +1,4 @@
-"""File ▸ Batch Denoise Folder…: the dialog, the non-modal progress window, cancel and failures."""
+"""File ▸ Batch Restore Folder…: the dialog, the non-modal progress window, cancel and failures."""
 
 import threading
 from pathlib import Path

@@ -83,7 +83,7 @@ def crash_reports():
 
 
 def menu_action(window, *path: str):
-    """The action at menu path ("File", "Batch Denoise Folder…"), as the menu bar shows it."""
+    """The action at menu path ("File", "Batch Restore Folder…"), as the menu bar shows it."""
 
     def plain(text: str) -> str:
         return text.replace("&", "")
@@ -266,7 +266,8 @@ def _preferences_check(qtbot, dialog) -> None:
 
 
 CASES = {
-    "batch": (("File", "Batch Denoise Folder…"), _batch_check, 4),
+    "batch": (("File", "Batch Restore Folder…"), _batch_check, 4),
+    "restore_photo": (("Restore", "Restore Photo…"), None, 3),  # sensitivity, σ, fading strength
     "preferences": (("Edit", "Preferences…"), _preferences_check, 15),
     "denoise": (("Restore", "Denoise…"), None, 2),
     "grow": (("Mask", "Grow Mask…"), None, 1),

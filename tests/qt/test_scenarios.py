@@ -289,7 +289,7 @@ def test_batch_with_a_folder_typed_into_the_dialog(window, qtbot, models, tmp_pa
         typed["error"] = dialog.error_label.text()
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
 
-    # File ▸ Batch Denoise Folder…
+    # File ▸ Batch Restore Folder…
     QTimer.singleShot(0, fill_in)
     window.act_batch.trigger()
     assert typed == {"input": str(src), "output": f"{src}-restored", "error": ""}
