@@ -34,6 +34,7 @@ _PURPOSE_TASK = {"SR": "upscale", "FaceSR": "face", "Inpainting": "inpaint", "Re
 _DENOISERS = {"DnCNN", "DRUNet", "SCUNet"}
 _SIGMA_MAPS = {"DRUNet"}  # take a noise-level map as an extra input channel (FDnCNN too, by tag)
 FACE_SIZE = 512
+_MAP_TASKS = ("detect-scratches", "noise-estimate")  # one output channel whatever the image's
 
 
 @dataclass(eq=False)
@@ -42,8 +43,8 @@ class LoadedModel:
 
     ``model(x, sigma=..., mask=...)`` takes a B×C×H×W float tensor in [0, 1] with C = 1 or 3
     (channels are adapted to the network) and returns float32 on the model's device:
-    the image (H·scale × W·scale) for image tasks, or a 1-channel probability map for
-    detect-scratches.  Inputs are padded to the model's size rules and cropped back.
+    the image (H·scale × W·scale) for image tasks, or a 1-channel map: the probability for
+    detect-scratches, the noise's std (0–1 scale) for noise-estimate.  Inputs are padded to the model's size rules and cropped back.
     """
 
     info: ModelInfo
@@ -103,7 +104,7 @@ class LoadedModel:
             y = torch.cat([self.forward(x[:, c : c + 1], sigma, mask) for c in range(3)], dim=1)
         else:
             raise ValueError(f"model {self.id!r} takes {net}-channel images, not {channels}-channel ones")
-        if self.task != "detect-scratches" and y.shape[1] != channels:
+        if self.task not in _MAP_TASKS and y.shape[1] != channels:
             y = y.mean(dim=1, keepdim=True) if channels == 1 else y[:, :1].expand(-1, channels, -1, -1)
         return y
 

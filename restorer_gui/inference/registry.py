@@ -33,9 +33,10 @@ from typing import Any
 from restorer_gui import paths
 from restorer_gui.core.errors import RestorerError
 
-TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face", "enhance")
+TASKS = ("denoise", "restore", "inpaint", "detect-scratches", "upscale", "face", "enhance", "noise-estimate")
 """denoise/restore: same-size image-to-image cleanup; upscale: larger output; face: face crops;
-enhance: fading, colour casts and contrast of the whole photo."""
+enhance: fading, colour casts and contrast of the whole photo; noise-estimate: a map of the noise level
+(Denoise ▸ Auto uses it when one is installed)."""
 
 _log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from restorer_gui.commandline import CommandError, run_command
 
 __all__ = ["add_parsers", "main"]
 
-_TASKS = ("denoise", "inpaint", "scratch", "enhance")
+_TASKS = ("denoise", "inpaint", "scratch", "enhance", "noise-estimate")
 _DEFAULT_SETS = {"denoise": ["CBSD68", "Kodak24", "McMaster"], "inpaint": ["Kodak24"], "scratch": ["Kodak24"],
-                 "repair": ["Kodak24"], "enhance": ["held-out", "Kodak24", "McMaster"]}
+                 "repair": ["Kodak24"], "enhance": ["held-out", "Kodak24", "McMaster"],
+                 "noise-estimate": ["Kodak24", "McMaster"]}
 
 
 def _one_line_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -72,12 +73,19 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="models/ id, card, .safetensors file or trainer .pt checkpoint (repair: the detector; "
                         "default: the installed one)")
     e.add_argument("--inpainter", default=None, help="repair: the inpainting model (default: the installed one)")
-    e.add_argument("--no-sheets", action="store_true", help="repair: skip the real scans' repair sheets (detection only)")
+    e.add_argument("--no-sheets", action="store_true",
+                   help="repair, enhance, noise-estimate: skip the sheets of the real scans")
     e.add_argument("--calibrate", action="store_true",
-                   help="repair: first choose the detector's cut and the mask margin on held-out training images "
-                        "(written to the detector's card with --update-card)")
+                   help="repair: first choose the detector's cut and the mask margin on held-out training images; "
+                        "noise-estimate: first fit the quantile and scale Auto reads from the map (both written "
+                        "to the card with --update-card)")
+    e.add_argument("--denoiser", default=None,
+                   help="noise-estimate: the denoiser Auto's strength is for (default: the installed one)")
+    e.add_argument("--sweep-step", type=float, default=2.0,
+                   help="noise-estimate: step of the fixed strengths swept from 0 to 60 (default 2)")
     e.add_argument("--sets", nargs="+", default=None, help="test set names under ../shared/data/test, or folders")
-    e.add_argument("--sigmas", nargs="+", type=float, default=[15, 25, 50])
+    e.add_argument("--sigmas", nargs="+", type=float, default=None,
+                   help="noise levels (default: denoise 15 25 50; noise-estimate, the grain's std at mid-grey: 10 20 30)")
     e.add_argument("--kinds", nargs="+", default=["thin", "medium", "wide"], help="inpainting mask kinds")
     e.add_argument("--max-images", type=int, default=None)
     e.add_argument("--seed", type=int, default=0)
@@ -116,6 +124,7 @@ _TRAIN_DEFAULTS = {
     "inpaint": {"steps": 100_000, "batch": 8, "patch": 128, "lr": 2e-4, "val_every": 500},
     "scratch": {"steps": 20_000, "batch": 8, "patch": 128, "lr": 5e-4, "val_every": 250},
     "enhance": {"steps": 4_000, "batch": 16, "patch": 160, "lr": 1e-3, "val_every": 250},
+    "noise-estimate": {"steps": 6_000, "batch": 32, "patch": 128, "lr": 1e-3, "val_every": 250},
 }
 
 
@@ -167,6 +176,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from restorer_gui.training.enhance_eval import cli_eval
 
         return cli_eval(args)
+    if args.task == "noise-estimate":
+        from restorer_gui.training.noise_eval import cli_eval as noise_cli_eval
+
+        return noise_cli_eval(args)
     if args.model is None:
         raise CommandError(f"eval {args.task} needs --model")
     model, card = ev.load_model(args.model)
@@ -174,7 +187,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.task == "denoise":
-        res = ev.denoise_eval(model, sets, args.sigmas, args.seed, args.max_images, out, ssim=not args.no_ssim)
+        res = ev.denoise_eval(model, sets, args.sigmas or [15, 25, 50], args.seed, args.max_images, out, ssim=not args.no_ssim)
     elif args.task == "inpaint":
         res = ev.inpaint_eval(model, sets, args.kinds, args.seed, args.max_images, out)
     else:

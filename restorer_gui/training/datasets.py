@@ -26,6 +26,7 @@ __all__ = [
     "inpaint_batch",
     "list_images",
     "load_rgb",
+    "noise_estimate_batch",
     "random_inpaint_mask",
     "scratch_batch",
     "synth_damage",
@@ -195,6 +196,24 @@ def denoise_batch(
             noisy[i], s = deg.degrade_for_denoising(clean[i], rng, (0.0, 50.0))
         sigma[i] = s / 255.0
     return {"noisy": noisy, "clean": clean, "sigma": sigma}
+
+
+def noise_estimate_batch(bank: Bank, seed: int, step: int, n: int, size: int,
+                         sigma_range: tuple[float, float] = (0.0, 60.0)) -> dict[str, np.ndarray]:
+    """Noisy scans (NHWC float32) from `core.scan_noise.degrade_scan` (white, Poisson–Gaussian, correlated
+    and film grain, scanner blur, JPEG / 8-bit / clipping; σ at mid-grey ~ U(sigma_range) on the 0–255 scale)
+    and the noise's std at each pixel (N×H×W, 0–1 scale): what the noise estimator learns to predict."""
+    from restorer_gui.core.scan_noise import degrade_scan
+
+    rng = _rng(seed, step)
+    clean = _clean(bank, rng, n, size)
+    noisy = np.empty_like(clean)
+    level = np.empty(clean.shape[:3], np.float32)
+    for i in range(n):
+        scan = degrade_scan(clean[i], rng, sigma_range)
+        noisy[i] = scan.noisy
+        level[i] = scan.sigma_map / np.float32(255)
+    return {"noisy": noisy, "sigma_map": level}
 
 
 _MASKERS = (deg.thin_mask, deg.medium_mask, deg.wide_mask)

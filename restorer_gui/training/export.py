@@ -18,7 +18,8 @@ __all__ = [
 ]
 
 #: trainer task name → card task name
-CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches", "enhance": "enhance"}
+CARD_TASKS = {"denoise": "denoise", "inpaint": "inpaint", "scratch": "detect-scratches", "enhance": "enhance",
+              "noise-estimate": "noise-estimate"}
 
 
 def load_checkpoint_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -115,6 +116,11 @@ def export_checkpoint(
         "untrained": False,
         "notes": notes,
     }
+    if card["task"] == "noise-estimate":
+        from restorer_gui.inference.noise_level import DEFAULT_QUANTILE, DEFAULT_SCALE
+
+        # how Auto reads one level from the map; `restorer eval noise-estimate --calibrate` fits them
+        card["auto"] = {"quantile": DEFAULT_QUANTILE, "scale": DEFAULT_SCALE}
     card_path = out / f"{model_id}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return weights, card_path

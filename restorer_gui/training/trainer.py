@@ -1,4 +1,4 @@
-"""Seeded, resumable trainers for the denoiser, inpainter, scratch detector and enhancer.
+"""Seeded, resumable trainers for the denoiser, inpainter, scratch detector, enhancer and noise estimator.
 
 A run lives in one folder: ``last.pt`` (full state, rewritten atomically every few minutes and on
 SIGTERM/SIGINT), ``best.pt`` (best validation), ``weights/step_N.pt`` (weights at each validation; these and the
@@ -296,9 +296,47 @@ class EnhanceTask(Task):
         return {"psnr": float(ours.mean()), "psnr_input": float(given.mean())}
 
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask, EnhanceTask)}
+class NoiseEstimateTask(Task):
+    """Scans with real-scan noise (`core.scan_noise`) → the noise's std at each pixel. The loss is the L1
+    distance of log levels on the network's 1/8 grid (the target: each cell's root-mean-square std), so a
+    ratio error costs the same at σ 3 as at σ 40. Validation: that distance on held-out crops (``log_err``,
+    its negative ``neg_log_err`` picks the best weights) and the same for the level Auto reads from each
+    crop (the 0.9 quantile of its map, ``auto_log_err``)."""
+
+    name, arch, metric = "noise-estimate", "noise_estimator", "neg_log_err"
+    hparams = {"nc": [16, 32, 32], "body": 1, "smooth": 1}
+    eps = 1.0 / 255  # levels below about σ 1 count as σ 1
+
+    def tensors(self, a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {"noisy": _nchw(a["noisy"], self.device), "sigma_map": _nchw(a["sigma_map"], self.device)}
+
+    def _pair(self, model: nn.Module, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        low = model.forward_low(b["noisy"]).float()
+        f = b["sigma_map"].shape[-1] // low.shape[-1]
+        target = torch.nn.functional.avg_pool2d(b["sigma_map"] ** 2, f).sqrt()
+        return torch.log(low + self.eps), torch.log(target + self.eps)
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        pred, target = self._pair(model, b)
+        loss = (pred - target).abs().mean()
+        return loss, {"log_l1": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        cells, crops = [], []
+        for b in batches:
+            pred, target = self._pair(model, b)
+            cells.append((pred - target).abs().flatten(1).mean(1))
+            q = lambda t: torch.quantile(t.flatten(1), 0.9, dim=1)  # noqa: E731
+            crops.append((q(pred) - q(target)).abs())
+        err, auto = float(torch.cat(cells).mean()), float(torch.cat(crops).mean())
+        return {"neg_log_err": -err, "log_err": err, "auto_log_err": auto}
+
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (DenoiseTask, InpaintTask, ScratchTask, EnhanceTask,
+                                                     NoiseEstimateTask)}
 _ARRAYS = {"denoise": ds.denoise_batch, "inpaint": ds.inpaint_batch, "scratch": ds.scratch_batch,
-           "enhance": ds.enhance_batch}
+           "enhance": ds.enhance_batch, "noise-estimate": ds.noise_estimate_batch}
 
 
 # ---------------------------------------------------------------------------------------------------------

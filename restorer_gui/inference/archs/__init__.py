@@ -9,6 +9,7 @@ Forward signatures by task (tensors B×C×H×W, float, values in [0, 1]):
   inpaint:          forward(image, mask) -> image; mask B×1×H×W with 1 = hole
   detect-scratches: forward(image) -> logits B×1×H×W
   enhance:          forward(image) -> the corrected image (any size; fading, casts, contrast)
+  noise-estimate:   forward(image) -> B×1×H×W map of the noise's std (0–1 scale)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _MODULES = (
     "restorer_gui.inference.archs.denoise_unet",
     "restorer_gui.inference.archs.enhance_curves",
     "restorer_gui.inference.archs.inpaint_net",
+    "restorer_gui.inference.archs.noise_estimator",
     "restorer_gui.inference.archs.scratch_unet",
 )
 

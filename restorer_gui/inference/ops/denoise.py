@@ -1,4 +1,10 @@
-"""Denoise: remove noise and grain, on the whole photo or inside the mask. The noise-level policy lives here."""
+"""Denoise: remove noise and grain, on the whole photo or inside the mask. The noise-level policy lives here.
+
+Auto reads the noise level with the installed noise estimator (`inference.noise_level`, a learned model that
+sees correlated, signal-dependent film grain) and falls back to the Laplacian estimator below when none is
+installed. "Keep grain" lays a share of what the denoiser removed back (retouchers leave a little grain so a
+scan still looks like a photograph): 0 % is the denoiser's result, 100 % the photo as it was.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from restorer_gui.inference.regions import grow_box
 
 if TYPE_CHECKING:
     from restorer_gui.inference.loader import LoadedModel
+    from restorer_gui.inference.ops.base import ModelSet
 
 TASKS = ("denoise", "restore")
 
@@ -27,18 +34,52 @@ class DenoiseParams:
     auto: bool = False  # estimate σ from the photo
     inside_mask: bool = False  # only where the mask is painted, blended by its value
     model: str | None = None  # id or path; None: the chosen or default denoiser
+    keep_grain: float = 0.0  # % of the removed grain laid back: 0 the denoised photo, 100 the photo as it was
 
     def __post_init__(self) -> None:
         if self.strength is not None and not 0 <= self.strength <= 255:
             raise RecipeError("denoise: the strength must be between 0 and 255")
+        if not 0 <= self.keep_grain <= 100:
+            raise RecipeError("denoise: keep grain must be between 0 and 100 (%)")
 
 
-def noise_level(image, model, params: DenoiseParams) -> tuple[float | None, bool]:
+def noise_level(image, model, params: DenoiseParams, models: ModelSet | None = None) -> tuple[float | None, bool]:
     """(σ to use, whether it was estimated): the one noise-level policy of every front end. Auto estimates;
-    a strength is used as given; neither leaves blind models blind and estimates for those that need σ."""
+    a strength is used as given; neither leaves blind models blind and estimates for those that need σ.
+    With ``models``, the estimate comes from the installed noise estimator when there is one."""
     if params.auto or (params.strength is None and model.needs_sigma):
-        return estimate_noise_sigma(image), True
+        return auto_sigma(image, models)[0], True
     return params.strength, False
+
+
+def auto_sigma(image: np.ndarray, models: ModelSet | None = None,
+               cancel: CancelToken | None = None) -> tuple[float, str]:
+    """(Auto's σ on the 0–255 scale, what estimated it: the noise estimator's id or "laplacian")."""
+    from restorer_gui.inference import noise_level as learned
+
+    estimator = learned.find_estimator(models) if models is not None else None
+    if estimator is None:
+        return estimate_noise_sigma(image), "laplacian"
+    return learned.learned_sigma(image, estimator, cancel=cancel), estimator.id
+
+
+def keep_grain(original: np.ndarray, denoised: np.ndarray, percent: float) -> np.ndarray:
+    """``denoised`` with ``percent`` % of what the denoiser removed laid back (the same dtype and shape):
+    0 returns ``denoised``, 100 ``original``, pixel for pixel."""
+    if original.shape != denoised.shape or original.dtype != denoised.dtype:
+        raise ValueError("keep grain needs the photo and its denoised version at the same size and type")
+    k = float(percent) / 100.0
+    if k <= 0.0:
+        return denoised
+    if k >= 1.0:
+        return original.copy()
+    top = float(np.iinfo(original.dtype).max)
+    out = np.empty_like(denoised)
+    for r in range(0, out.shape[0], engine.ROW_CHUNK):
+        d = denoised[r : r + engine.ROW_CHUNK].astype(np.float32)
+        mixed = d + np.float32(k) * (original[r : r + engine.ROW_CHUNK].astype(np.float32) - d)
+        out[r : r + engine.ROW_CHUNK] = np.clip(np.rint(mixed), 0, top)
+    return out
 
 
 def estimate_noise_sigma(image: np.ndarray) -> float:
@@ -116,22 +157,32 @@ def denoise(
 
 def run(ctx: OpContext, p: DenoiseParams) -> OpResult:
     model = ctx.models.get(TASKS, p.model, ctx.progress)
-    sigma, estimated = noise_level(ctx.image, model, p)
+    estimator = None
+    if p.auto or (p.strength is None and model.needs_sigma):
+        sigma, estimator = auto_sigma(ctx.image, ctx.models, ctx.cancel)
+        estimated = True
+    else:
+        sigma, estimated = p.strength, False
     mask = ctx.mask if p.inside_mask else None
     if p.inside_mask and mask is None:
         mask = np.zeros(ctx.image.shape[:2], np.uint8)  # nothing painted: nothing changes (as the engine says)
     out = denoise(ctx.image, model, sigma=sigma, mask=mask, tile=ctx.tile, progress=ctx.progress,
                   cancel=ctx.cancel)
+    out = keep_grain(ctx.image, out, p.keep_grain)
     if sigma is None:
         label = "Denoise (blind)"
     elif estimated:
         label = f"Denoise (auto, σ≈{sigma:.1f})"
     else:
         label = f"Denoise σ {sigma:.0f}"
+    if p.keep_grain:
+        label += f", {p.keep_grain:g} % grain kept"
     if p.inside_mask:
         label += " in mask"
     info = {"sigma": None if sigma is None else round(float(sigma), 2), "auto": estimated, "model": model.id,
-            "inside_mask": p.inside_mask}
+            "inside_mask": p.inside_mask, "keep_grain": p.keep_grain}
+    if estimator is not None:
+        info["estimator"] = estimator
     return OpResult(image=out, label=label, info=info)
 
 
