@@ -11,11 +11,13 @@ the mask in the editor → Fill Damage and Go On), and the steps after it run wh
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restorer_gui.core.errors import RestorerError
+from restorer_gui.core.layers import composite
 from restorer_gui.core.recipe import Recipe, RecipeError, Step
 from restorer_gui.inference import registry
 from restorer_gui.qt.dialogs.restore_photo import STEP_TITLES, RestorePhotoOptions
@@ -97,9 +99,10 @@ def reduced(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     return np.rint(a).astype(image.dtype)
 
 
-def _chain_job(image: np.ndarray, recipe: Recipe, mask: np.ndarray | None, device: str, precision: str,
-               tile: int | None):
-    """Run ``recipe`` on ``image`` with the lane's models; progress names the step (“Denoise (2/3): …”)."""
+def _chain_job(original: np.ndarray, layers: list, recipe: Recipe, mask: np.ndarray | None, device: str,
+               precision: str, tile: int | None):
+    """Run ``recipe`` on the visible image (``original`` under copies of the document's ``layers``, composited on the
+    worker) with the lane's models; progress names the step (“Denoise (2/3): …”)."""
     titles = [STEP_TITLES[n].split(" (")[0] for n in recipe.names]
 
     def fn(progress, cancel):
@@ -115,6 +118,7 @@ def _chain_job(image: np.ndarray, recipe: Recipe, mask: np.ndarray | None, devic
             progress(fraction, f"{text}: {message}" if shown else text)
 
         models = ops.ModelSet.for_this_thread(device, precision)
+        image = composite(original, layers) if any(layer.visible for layer in layers) else original
         result = run_chain(image, recipe, models, mask=mask, tile=tile, progress=report, cancel=cancel)
         return result, models.last_device
 
@@ -202,14 +206,12 @@ class ChainCommands:
     def run_recipe(self, recipe: Recipe, title: str = TITLE) -> Job | None:
         """Submit ``recipe`` on the visible photo (the painted mask too: repair fills it); each step's image
         becomes a result layer, one undo item each; an upscaled picture is offered as a new photo."""
-        from restorer_gui.qt.restore import _snapshot, _visible
-
         model = self.window.model
         if model is None:
             return None
-        original, layers = _snapshot(model.doc)
+        layers = [dataclasses.replace(layer) for layer in model.doc.layers]  # as shown now (arrays are read-only)
         mask = model.doc.mask.copy() if model.doc.mask.any() else None
-        fn = _chain_job(_visible(original, layers), recipe, mask, self.device, self.precision, self.tile)
+        fn = _chain_job(model.doc.original, layers, recipe, mask, self.device, self.precision, self.tile)
         labels = dict.fromkeys(str(v) for s in recipe.steps for k, v in s.params.items()
                                if k in ("model", "detector", "inpainter") and v)
 
