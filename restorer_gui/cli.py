@@ -195,6 +195,13 @@ def _read_mask_arg(path: str | None) -> Any:
         raise CommandError(f"cannot read the mask: {_one_line(exc)}", 1) from None
 
 
+def _keep_grain(args: argparse.Namespace) -> float | None:
+    value = getattr(args, "keep_grain", None)
+    if value is not None and not 0 <= value <= 100:
+        raise CommandError("--keep-grain must be between 0 and 100 (%)")
+    return value
+
+
 def _sigma(args: argparse.Namespace) -> tuple[float | None, bool]:
     strength = getattr(args, "strength", None)
     if strength is not None and not 0 <= strength <= 255:
@@ -245,8 +252,11 @@ def _run_recipe(args: argparse.Namespace, inputs: list[Path], recipe: Any, *, ma
 def _describe_step(step: Any) -> str:
     info = step.result.info
     if step.op == "denoise":
-        level = "blind" if info.get("sigma") is None else f"σ {info['sigma']:.1f}" + (" (auto)" if info.get("auto") else "")
-        return f"denoise with {info.get('model')} at {level}"
+        level = "blind" if info.get("sigma") is None else f"σ {info['sigma']:.1f}"
+        if info.get("auto"):
+            level += f" (auto, {info['estimator']})" if info.get("estimator") else " (auto)"
+        kept = f", {info['keep_grain']:g} % grain kept" if info.get("keep_grain") else ""
+        return f"denoise with {info.get('model')} at {level}{kept}"
     if "summary" in info:
         return f"{step.op}: {info['summary']}"
     return ""
@@ -256,7 +266,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from restorer_gui.core.recipe import Recipe, Step
 
     strength, auto = _sigma(args)
-    recipe = Recipe((Step("denoise", {"strength": strength, "auto": auto, "model": args.model}),))
+    params = {"strength": strength, "auto": auto, "model": args.model, "keep_grain": _keep_grain(args) or 0.0}
+    recipe = Recipe((Step("denoise", params),))
     return _run_recipe(args, [Path(p) for p in args.inputs], recipe)
 
 
@@ -330,6 +341,8 @@ def _steps_recipe(args: argparse.Namespace, default: str = "repair,denoise", aut
         denoise = {"strength": strength, "auto": auto or (auto_default and strength is None)}
         if getattr(args, "model", None):
             denoise["model"] = args.model
+        if _keep_grain(args) is not None:
+            denoise["keep_grain"] = args.keep_grain
         repair = {}
         if getattr(args, "threshold", None) is not None:
             repair["threshold"] = _threshold(args)
@@ -539,6 +552,11 @@ def _add_engine_options(p: argparse.ArgumentParser, *, tile: bool = True) -> Non
         p.add_argument("--tile", type=int, metavar="N", help="tile size in pixels (default: from free memory)")
 
 
+def _add_keep_grain(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument("--keep-grain", type=float, default=None, metavar="P",
+                   help=f"{prefix}lay P %% of the removed grain back (0-100; default 0: all of it removed)")
+
+
 def _add_steps_options(p: argparse.ArgumentParser, default: str) -> None:
     from restorer_gui.inference.ops import CHAIN_STEPS
 
@@ -557,6 +575,7 @@ def _add_restore_commands(sub: Any) -> None:
     level = p.add_mutually_exclusive_group()
     level.add_argument("--strength", type=float, metavar="SIGMA", help="noise level on the 0-255 scale (25 = 25/255)")
     level.add_argument("--auto", action="store_true", help="estimate the noise level of each photo")
+    _add_keep_grain(p)
     p.add_argument("--model", metavar="ID|PATH", help="model id (restorer models list) or weights file")
     _add_engine_options(p)
     p.set_defaults(func=cmd_denoise)
@@ -599,6 +618,7 @@ def _add_restore_commands(sub: Any) -> None:
     level = p.add_mutually_exclusive_group()
     level.add_argument("--strength", type=float, metavar="SIGMA", help="denoise step: noise level (0-255; default: auto)")
     level.add_argument("--auto", action="store_true", help="denoise step: estimate the noise level (the default)")
+    _add_keep_grain(p, "denoise step: ")
     p.add_argument("--threshold", type=float, default=None, help="repair step: detector probability cut (0-1)")
     p.add_argument("--model", metavar="ID|PATH", help="denoise step: the denoise model")
     _add_engine_options(p)
@@ -621,6 +641,7 @@ def _add_restore_commands(sub: Any) -> None:
     level = p.add_mutually_exclusive_group()
     level.add_argument("--strength", type=float, metavar="S", help="noise level on the 0-255 scale (25 = 25/255)")
     level.add_argument("--auto", action="store_true", help="estimate the noise level of each photo")
+    _add_keep_grain(p, "denoise step: ")
     p.add_argument("--format", choices=FORMATS, default="same", help="output format (default: same as the input)")
     p.add_argument("--on-existing", choices=POLICIES, default="skip",
                    help="existing outputs: skip (default; resumes an interrupted batch), rename or overwrite")
