@@ -402,6 +402,7 @@ def _step_spin(line: QHBoxLayout, check: QCheckBox, label: str, maximum: int, su
     spin.setSuffix(suffix)
     if special:
         spin.setSpecialValueText(special)
+        spin.setMinimumWidth(spin.fontMetrics().horizontalAdvance(special) + 40)  # the whole text, with the arrows
     text = QLabel(label)
     for widget in (text, spin):
         line.addWidget(widget)

@@ -281,3 +281,43 @@ def test_batch_restore_folder_runs_the_chain_over_a_folder(window, qtbot, models
     stored = settings_mod.load()
     assert stored.batch_steps == "repair,denoise,enhance" and stored.enhance_strength == 60
     assert dialogs.shown == [] and crash_reports == []
+
+
+def test_upscale_as_the_last_step_opens_the_larger_picture(window, open_doc, qtbot, models, tmp_path, dialogs,
+                                                          monkeypatch):
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    from restorer_gui.inference.model_import import import_model
+    from restorer_gui.qt.restore_chain import RestorePhotoOptions
+
+    torch.manual_seed(0)
+    weights = tmp_path / "2x_tiny.pth"
+    torch.save(ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=2).state_dict(), weights)
+    upscaler = import_model(weights)
+    assert upscaler.task == "upscale"
+    photo = _scan()
+    model = open_doc(photo)
+    window.settings.device = "cpu"
+    options = RestorePhotoOptions(steps=("denoise", "upscale"), upscale_model=upscaler.id)
+
+    # answered No: the denoise layer stays, the larger picture was offered with its size
+    with qtbot.waitSignal(model.layers_changed, timeout=60_000):
+        window.restore.restore_photo(options)
+    assert [layer.operation for layer in model.doc.layers] == ["denoise"]
+    assert dialogs.shown[-1][1] == "A larger picture" and "192×128" in dialogs.shown[-1][2]
+
+    # answered Yes: the upscaled chain result (of the denoised photo) opens as the new photo
+    denoised = model.doc.layers[-1].pixels
+    model.undo_stack.undo()
+    dialogs.answer = dialogs.answer.Yes
+    monkeypatch.setattr(window, "maybe_discard_changes", lambda: True)
+    window.restore.restore_photo(options)
+    qtbot.waitUntil(lambda: window.model is not model, timeout=60_000)
+    big = window.model.doc.original
+    assert big.shape == (128, 192, 3)
+    from restorer_gui.inference import ops
+    from restorer_gui.inference.ops.upscale import upscale
+
+    expected = upscale(denoised, ops.ModelSet("cpu").get(("upscale",), upscaler.id))
+    np.testing.assert_array_equal(big, expected)
