@@ -33,6 +33,7 @@ class Settings:
     precision: str = "auto"  # auto (half precision on CUDA where safe) | fp32
     denoise_sigma: int = 15
     denoise_auto: bool = False
+    denoise_keep_grain: int = 0  # Denoise: % of the removed grain laid back (remembered)
     # File ▸ Batch Restore Folder… (remembered choices; its sensitivity and fading strength are shared below)
     batch_input_dir: str = ""
     batch_output_dir: str = ""  # "" = the sibling "<input>-restored"

@@ -82,17 +82,18 @@ def _op_job(op_name: str, params: Any, original: np.ndarray, layers: list[Layer]
 
 
 def _preview_job(image: np.ndarray, crop: np.ndarray, sigma: float | None, model_id: str, device: str,
-                 precision: str):
-    """Denoise a preview crop as the run would (Auto estimates σ on the whole photo, as the run does)."""
+                 precision: str, keep: float = 0.0):
+    """Denoise a preview crop as the run would (Auto estimates σ on the whole photo, with the noise estimator
+    when one is installed, as the run does; ``keep`` % of the grain laid back)."""
 
     def fn(progress, cancel):
         from restorer_gui.inference import ops
-        from restorer_gui.inference.ops.denoise import TASKS, DenoiseParams, denoise, noise_level
+        from restorer_gui.inference.ops.denoise import TASKS, DenoiseParams, denoise, keep_grain, noise_level
 
         models = ops.ModelSet.for_this_thread(device, precision)
         net = models.get(TASKS, model_id)
-        used, estimated = noise_level(image, net, DenoiseParams(strength=sigma, auto=sigma is None))
-        out = denoise(crop, net, sigma=used, cancel=cancel)
+        used, estimated = noise_level(image, net, DenoiseParams(strength=sigma, auto=sigma is None), models)
+        out = keep_grain(crop, denoise(crop, net, sigma=used, cancel=cancel), keep)
         return (out, used, estimated), str(net.device)
 
     return fn
@@ -342,12 +343,13 @@ class RestoreController(ChainCommands, EnhanceCommands, QObject):
         crop = np.ascontiguousarray(base[y0:y1, x0:x1])
         runner = PreviewRunner(self, "Denoise preview", lambda r: dialog.show_preview(*r))
 
-        def request(sigma: float | None, model_id: str) -> None:
-            runner.submit(_preview_job(base, crop, sigma, model_id, self.device, self.precision))
+        def request(sigma: float | None, model_id: str, keep: float = 0.0) -> None:
+            runner.submit(_preview_job(base, crop, sigma, model_id, self.device, self.precision, keep))
 
         dialog = DenoiseDialog([(i.id, i.label) for i in infos], bool(model.doc.mask.max()), s.denoise_sigma,
                                s.denoise_auto, self.window, preview_crop=crop, request_preview=request,
-                               previous_result=previous.name if previous is not None else "")
+                               previous_result=previous.name if previous is not None else "",
+                               keep_grain=s.denoise_keep_grain)
         self.denoise_dialog_open = dialog
         try:
             accepted = dialog.exec() == DenoiseDialog.DialogCode.Accepted
@@ -358,27 +360,29 @@ class RestoreController(ChainCommands, EnhanceCommands, QObject):
             return
         options = dialog.options()
         s.denoise_auto = options.sigma is None
+        s.denoise_keep_grain = int(options.keep_grain)
         if options.sigma is not None:
             s.denoise_sigma = int(options.sigma)
-        self.denoise(options.sigma, options.inside_mask, options.model_id, replace_previous=options.replace_previous)
+        self.denoise(options.sigma, options.inside_mask, options.model_id, replace_previous=options.replace_previous,
+                     keep_grain=options.keep_grain)
 
     def denoise(self, sigma: float | None, inside_mask: bool = False, model_id: str | None = None,
-                replace_previous: bool = False) -> Job | None:
+                replace_previous: bool = False, keep_grain: float = 0.0) -> Job | None:
         model = self.window.model
         if model is None:
             return None
         info = self._find(model_id) if model_id else self._model_for("denoise", "restore")
         if info is None:
             return None
-        step = self._step("Denoise", "denoise",
-                          {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask, "model": info.id})
+        step = self._step("Denoise", "denoise", {"strength": sigma, "auto": sigma is None, "inside_mask": inside_mask,
+                                                 "model": info.id, "keep_grain": keep_grain})
         if step is None:
             return None
         previous = self._previous_denoise() if replace_previous else None
 
         def apply(result) -> None:
             used = result.info["sigma"]
-            fields = dict(sigma=used, auto=sigma is None, inside_mask=inside_mask, model=info.id)
+            fields = dict(sigma=used, auto=sigma is None, inside_mask=inside_mask, model=info.id, keep_grain=keep_grain)
             if previous is not None and model.doc.layers and model.doc.layers[-1] is previous:
                 self._replace_layer(previous, result.image, result.label, "denoise", step=step, **fields)
             else:

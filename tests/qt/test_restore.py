@@ -138,8 +138,10 @@ def test_denoise_dialog_options(qtbot):
     dialog.slider.setValue(35)
     dialog.model.setCurrentIndex(1)
     assert dialog.options().sigma == 35.0 and dialog.options().model_id == "b"
-    dialog.auto.setChecked(True)
-    assert dialog.options().sigma is None and not dialog.slider.isEnabled()
+    dialog.auto.setChecked(True)  # the slider stays live: it shows Auto's strength and moving it leaves Auto
+    assert dialog.options().sigma is None and dialog.slider.isEnabled()
+    dialog.slider.setValue(30)
+    assert dialog.options().sigma == 30.0 and not dialog.auto.isChecked()
 
 
 def test_preferences_choose_the_model_each_command_uses(window, open_doc, qtbot, models):
@@ -205,7 +207,7 @@ def test_denoise_preview_follows_the_values_and_a_rerun_replaces_the_result(wind
             first = d.after.pixmap().toImage()
             if auto:
                 d.auto.setChecked(True)
-                qtbot.waitUntil(lambda: "Auto found σ" in d.found.text(), timeout=20_000)
+                qtbot.waitUntil(lambda: "Auto found " in d.found.text(), timeout=20_000)
             else:
                 d.spin.setValue(sigma)
                 qtbot.waitUntil(lambda: d.after.pixmap().toImage() != first, timeout=20_000)
