@@ -1,5 +1,7 @@
 """Speed: seconds per megapixel for every built-in model and for FFDNet- and DnCNN-sized reference
-networks (random weights, speed only) in the same process; growth with image size; tiling cost."""
+networks (random weights, speed only) in the same process; growth with image size; tiling cost. The noise
+estimator Denoise ▸ Auto uses is timed too: its bare network (random weights, the card's default widths)
+next to the references, and, when one ships, its whole-photo map and Auto's reading (16 blocks)."""
 
 from __future__ import annotations
 
@@ -131,7 +133,8 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
         probe_mp: float = 1.0) -> dict:
     import torch
 
-    from restorer_gui.inference import loader, registry
+    from restorer_gui.inference import archs, loader, registry
+    from restorer_gui.inference.noise_level import learned_sigma, noise_map
     from restorer_gui.inference.ops.denoise import denoise
     from restorer_gui.inference.ops.detect import detect_scratches
     from restorer_gui.inference.ops.inpaint import inpaint
@@ -149,6 +152,7 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
                 "denoise": lambda m=model: denoise(image, m, sigma=25),
                 "inpaint": lambda m=model: inpaint(image, mask, m),
                 "detect-scratches": lambda m=model: detect_scratches(image, m),
+                "noise-estimate": lambda m=model: noise_map(image, m),
             }
             call = calls.get(model.task)
             if call is not None:
@@ -160,9 +164,13 @@ def run(repeats: int = 3, sizes: tuple[float, ...] = (1, 4, 16, 64), devices: tu
                 if model.task == "denoise":  # the bare network, measured like the references
                     entry["network_seconds_per_mp"] = _module_seconds_per_mp(
                         _WithSigma(model.module), probe_mp, repeats, device)
+                if model.task == "noise-estimate":  # what Auto costs on any photo: 16 blocks of 256 px
+                    entry["network_seconds_per_mp"] = _module_seconds_per_mp(model.module, probe_mp, repeats, device)
+                    entry["auto_seconds"] = _timed(lambda m=model: learned_sigma(image, m), repeats)
                 out["models"][f"{info.id}@{device}"] = entry
         torch.manual_seed(0)
-        for name, build in (("ffdnet-sized", ffdnet_sized), ("dncnn-sized", dncnn_sized)):
+        for name, build in (("ffdnet-sized", ffdnet_sized), ("dncnn-sized", dncnn_sized),
+                            ("noise-estimator", lambda: archs.build("noise_estimator").eval())):
             out["references"][f"{name}@{device}"] = {
                 "seconds_per_mp": _module_seconds_per_mp(build(), probe_mp, repeats, device)}
     denoisers = [i for i in registry.list_models("denoise") if i.builtin]
