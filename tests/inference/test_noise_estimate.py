@@ -151,3 +151,11 @@ def test_keep_grain_is_checked_and_round_trips_through_a_recipe():
     params = op.parse(again.steps[0].params)
     assert params == DenoiseParams(auto=True, keep_grain=30.0)
     assert op.parse({}).keep_grain == 0.0  # recipes written before keep grain mean none kept
+
+
+def test_run_model_says_what_a_noise_estimator_is_for():
+    from restorer_gui.core.errors import RestorerError
+
+    save_estimator(paths.user_models_dir(), "est", level=18.0)
+    with pytest.raises(RestorerError, match="is a noise estimator: it makes no picture"):
+        run_chain(_noisy(), Recipe((Step("run-model", {"model": "est"}),)), ops.ModelSet("cpu"))

@@ -65,6 +65,8 @@ def served_by(models, ref: str):
     info = registry.find_model(ref)
     task = info.task or models.get(TASKS, ref).task
     op = ops.for_model_task(task)
+    if task == "noise-estimate":
+        raise RestorerError(f"{info.label} is a noise estimator: it makes no picture; Denoise's Auto uses it")
     if op is None:
         raise RestorerError(f"model {info.id!r} has an unknown task {task!r}")
     return info, op
