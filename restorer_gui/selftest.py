@@ -142,8 +142,15 @@ def _model(state: dict[str, Any], info: Any) -> str:
     x0 = int(np.clip(xs.mean() - SMALL // 2, 0, sample.mask.shape[1] - SMALL))
     crop = np.ascontiguousarray(sample.pixels[y0 : y0 + SMALL, x0 : x0 + SMALL])
     mask = np.ascontiguousarray(sample.mask[y0 : y0 + SMALL, x0 : x0 + SMALL])
-    out = run_model(crop, model, mask=mask if model.task == "inpaint" else None)
-    _check_output(out, crop, model.task, model.scale)
+    if model.task == "noise-estimate":  # a map of the noise level, not a picture
+        from restorer_gui.inference.noise_level import noise_map
+
+        level = noise_map(crop, model)
+        if level.shape != crop.shape[:2] or not np.isfinite(level).all():
+            raise CheckFailed(f"noise map {level.shape}, expected {crop.shape[:2]} with finite levels")
+    else:
+        out = run_model(crop, model, mask=mask if model.task == "inpaint" else None)
+        _check_output(out, crop, model.task, model.scale)
     untrained = ", untrained" if info.untrained else ""
     return f"{model.task}, {model.architecture}, {model.params:,} parameters on {model.device}{untrained}"
 

@@ -49,3 +49,12 @@ def test_a_broken_model_fails_with_its_reason(qapp, builtin: Path, capsys: pytes
 def test_unknown_device_fails(qapp, builtin: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert selftest.run_self_test("tpu") == 1
     assert "FAIL  torch" in capsys.readouterr().out
+
+
+def test_a_builtin_noise_estimator_is_checked_as_a_map(qapp, builtin: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.noise_estimators import save_estimator
+
+    save_estimator(builtin, "tiny-noise", level=12.0)
+    assert selftest.run_self_test("cpu") == 0
+    out = capsys.readouterr().out
+    assert "  ok    model tiny-noise" in out and "noise-estimate, noise_estimator" in out, out
