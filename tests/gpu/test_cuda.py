@@ -54,6 +54,11 @@ def _run(model: loader.LoadedModel, image: np.ndarray) -> np.ndarray:
         return inpaint(image, _mask(*image.shape[:2]), model)
     if model.task == "detect-scratches":
         return detect_probability(image, model)
+    if model.task == "noise-estimate":  # the level map (σ, 0–255) in whole levels
+        from restorer_gui.inference.noise_level import noise_map
+
+        noisy = np.clip(image + np.random.default_rng(0).normal(0, 25, image.shape), 0, 255).astype(np.uint8)
+        return np.clip(np.rint(noise_map(noisy, model)), 0, 255).astype(np.uint8)
     raise AssertionError(f"no GPU check for task {model.task!r}")
 
 

@@ -65,6 +65,11 @@ def test_every_shipped_model_does_its_task_on_a_small_photo(shipped_models) -> N
             assert np.array_equal(out[mask == 0], clean[mask == 0]), info.id
             err = np.abs(out[mask > 0].astype(np.int16) - clean[mask > 0]).mean()
             assert err < 3, (info.id, err)  # smooth content: the fill follows it, no white left
+        elif model.task == "noise-estimate":  # Auto reads white noise of σ 25 as about 25
+            from restorer_gui.inference.noise_level import learned_sigma
+
+            noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
+            assert abs(learned_sigma(noisy, model) - 25) < 6, info.id
         elif model.task == "detect-scratches":
             damaged = clean.copy()
             damaged[10:86, 70:72] = 250  # a bright 2-px scratch
