@@ -227,29 +227,36 @@ def test_detector_scales_come_from_the_card_and_hostile_values_are_ignored():
     assert card_scales({"scales": "1,0.5"}) == (1.0,) and card_scales({"scales": [7]}) == (1.0,)
 
 
-def test_the_probability_is_the_mean_over_the_cards_scales_at_full_size(models):
-    """Each scale runs on a downscaled copy; its map comes back to full size and the maps are averaged.
-    A scale that would leave too small a picture is skipped rather than run on a few pixels."""
+def test_the_probability_is_the_full_size_map_or_where_higher_the_coarse_scales_mean(models):
+    """Each coarse scale runs on a downscaled copy, its map comes back to full size, and the coarse maps
+    are averaged; the full-size map wins where it is higher. A scale that would leave too small a
+    picture is skipped rather than run on a few pixels."""
     import dataclasses
 
     from PIL import Image
 
-    from restorer_gui.inference.ops.detect import MIN_SCALED_SIDE, detect_probability
+    from restorer_gui.inference.ops.detect import MIN_SCALED_SIDE, _resize, detect_probability
 
     model = models["detect-scratches"]
-    photo = _photo(120, 100, seed=3)
-    full = detect_probability(photo, model, scales=(1.0,))
-    half = detect_probability(np.asarray(Image.fromarray(photo).resize((50, 60), Image.Resampling.LANCZOS)), model,
-                              scales=(1.0,))
-    half_up = np.asarray(Image.fromarray(half).resize((100, 120), Image.Resampling.BILINEAR)).astype(np.float32)
-    both = detect_probability(photo, model, scales=(1.0, 0.5))
-    assert both.shape == (120, 100) and both.dtype == np.uint8
-    assert np.abs(both.astype(np.float32) - (full + half_up) / 2).max() <= 1.5  # rounding on the way
-    assert not np.array_equal(both, full)
-    info = dataclasses.replace(model.info, card={**model.info.card, "scales": [1.0, 0.5]})
-    assert np.array_equal(detect_probability(photo, dataclasses.replace(model, info=info)), both)
-    tiny = MIN_SCALED_SIDE / 120 / 2  # leaves 24 px: skipped
-    assert np.array_equal(detect_probability(photo, model, scales=(1.0, tiny)), full)
+    photo = _photo(240, 200, seed=3)
+    full = detect_probability(photo, model, scales=(1.0,)).astype(np.float32)
+    coarse = []
+    for w, h in ((100, 120), (50, 60)):
+        small = _resize(photo, w, h, Image.Resampling.LANCZOS)
+        assert np.abs(small.astype(int) - np.asarray(Image.fromarray(photo).resize((w, h), Image.Resampling.LANCZOS))).mean() < 0.5
+        prob = detect_probability(small, model, scales=(1.0,))
+        coarse.append(_resize(prob[..., None], 200, 240, Image.Resampling.BILINEAR)[..., 0].astype(np.float32))
+    mean = (coarse[0] + coarse[1]) / 2
+    combined = detect_probability(photo, model, scales=(1.0, 0.5, 0.25))
+    assert combined.shape == (240, 200) and combined.dtype == np.uint8
+    assert np.abs(combined - np.maximum(full, mean)).max() <= 1.5  # rounding on the way
+    assert (mean > full + 3).any() and (full > mean + 3).any()  # both sides of the max are exercised
+    only_coarse = detect_probability(photo, model, scales=(0.5, 0.25))
+    assert np.abs(only_coarse - mean).max() <= 1.5
+    info = dataclasses.replace(model.info, card={**model.info.card, "scales": [1.0, 0.5, 0.25]})
+    assert np.array_equal(detect_probability(photo, dataclasses.replace(model, info=info)), combined)
+    tiny = MIN_SCALED_SIDE / 200 / 2  # leaves 24 px: skipped
+    assert np.array_equal(detect_probability(photo, model, scales=(1.0, tiny)), full.astype(np.uint8))
 
 
 def test_progress_and_cancel_in_operations(models):

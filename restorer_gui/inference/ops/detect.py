@@ -45,8 +45,8 @@ def card_threshold(card: dict | None, default: float = 0.5) -> float:
 def card_scales(card: dict | None) -> tuple[float, ...]:
     """The scales the detector runs at (its card's ``scales``, each in (0, 1]; 1.0 = the photo as it is),
     default (1.0,). Real damage spans sizes a single receptive field cannot: a crack web or a flaked
-    area several times the network's view is found on a downscaled copy, a dust speck only at full size;
-    the probability maps of all scales are averaged at full size."""
+    area several times the network's view is found on a downscaled copy, a dust speck only at full size.
+    See `detect_probability` for how the maps are combined."""
     raw = card.get("scales") if isinstance(card, dict) else None
     if not isinstance(raw, list | tuple):
         return (1.0,)
@@ -80,8 +80,11 @@ def detect_probability(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """H×W uint8 map of the detector's damage probability (0–255), tile by tile, averaged over *scales*
-    (default: the model card's, see `card_scales`)."""
+    """H×W uint8 map of the detector's damage probability (0–255), tile by tile, over *scales* (default:
+    the model card's, see `card_scales`): the full-size map, or where higher the mean of the downscaled
+    ones brought back to full size. Full size speaks for thin damage (dust, hairlines), which a
+    downscaled copy blurs away; the coarse scales together speak for crack webs and flaked areas wider
+    than the network's view, and need to agree, since each alone also marks smooth skin or sky."""
     engine.require_task(model, *TASKS)
     parts = engine.split_channels(image)
     colour = parts.colour_view(parts.pixels)
@@ -93,18 +96,22 @@ def detect_probability(
     costs = np.array([sw * sh for _, sw, sh in runs], np.float64)
     edges = np.concatenate([[0.0], np.cumsum(costs) / costs.sum() * 0.97])
     prog = Progress.wrap(progress)
-    total = np.zeros((h, w), np.float32)
+    full: np.ndarray | None = None
+    coarse = np.zeros((h, w), np.float32)
     for i, (s, sw, sh) in enumerate(runs):
         src = colour if s == 1.0 else _resize(colour, sw, sh, Image.Resampling.LANCZOS)
         prob = np.empty((sh, sw, 1), np.uint8)
         engine.run_tiled(model, lambda t: model(t, cancel=cancel), src, out=prob, tile=tile, overlap=overlap,
                          progress=prog.sub(edges[i], edges[i + 1]), cancel=cancel)
-        if s != 1.0:
-            prob = _resize(prob, w, h, Image.Resampling.BILINEAR)
-        total += prob[..., 0]
-    if len(runs) == 1:
-        return np.rint(total).astype(np.uint8)
-    return np.clip(np.rint(total / len(runs)), 0, 255).astype(np.uint8)
+        if s == 1.0:
+            full = prob[..., 0]
+        else:
+            coarse += _resize(prob, w, h, Image.Resampling.BILINEAR)[..., 0]
+    n_coarse = len(runs) - (full is not None)
+    if not n_coarse:
+        return full
+    coarse = np.clip(np.rint(coarse / n_coarse), 0, 255).astype(np.uint8)
+    return coarse if full is None else np.maximum(full, coarse)
 
 
 def threshold_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
