@@ -43,7 +43,8 @@ def test_repair_and_denoise_become_a_recipe_that_the_project_keeps_and_the_cli_r
         window.restore.denoise(None)
     repair_step = Step("repair", {"threshold": sensitivity_to_threshold(60), "grow": None, "grain": True, "use_mask": True,
                                   "detector": "tiny-detect", "inpainter": "tiny-inpaint"})
-    denoise_step = Step("denoise", {"strength": None, "auto": True, "inside_mask": False, "model": "tiny-denoise"})
+    denoise_step = Step("denoise", {"strength": None, "auto": True, "inside_mask": False, "model": "tiny-denoise",
+                                    "keep_grain": 0.0})
     assert [layer.step for layer in model.doc.layers] == [repair_step, denoise_step]
     assert export.isEnabled()
 
