@@ -159,29 +159,12 @@ def real_sheets(net: Any, real: Path, out_dir: Path, classical: str, patterns: S
     return written
 
 
-def _load(spec: str | None) -> tuple[Any, Path | None]:
-    from restorer_gui.commandline import CommandError
-    from restorer_gui.inference import registry
-    from restorer_gui.training import evaluate as ev
-
-    if spec is None:
-        info = registry.default_model("enhance")
-        if info is None or info.card_path is None:
-            raise CommandError("no enhance model is installed: pass --model (a models/ id, card, .safetensors or "
-                               "a trainer checkpoint such as checkpoints/enhance/best.pt)")
-        spec = str(info.card_path)
-    try:
-        return ev.load_model(spec)
-    except (OSError, KeyError, ValueError) as exc:
-        raise CommandError(f"cannot load {spec}: {exc}") from None
-
-
 def cli_eval(args: argparse.Namespace) -> int:
     """`restorer eval enhance` (arguments of `restorer eval`)."""
     from restorer_gui.training import evaluate as ev
     from restorer_gui.training.export import update_card
 
-    net, card = _load(args.model)
+    net, card = ev.load_for_eval(args.model, "enhance")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sets = args.sets or ["held-out", "Kodak24", "McMaster"]

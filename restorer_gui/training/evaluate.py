@@ -68,6 +68,25 @@ def load_model(spec: str | Path, models_dir: str | Path = REPO_ROOT / "models") 
     return model.eval(), card
 
 
+
+def load_for_eval(spec: str | None, task: str) -> tuple[torch.nn.Module, Path | None]:
+    """`load_model` for `restorer eval TASK --model SPEC`: the installed default for *task* when SPEC is
+    None; every failure a CommandError (one line for the user)."""
+    from restorer_gui.commandline import CommandError
+    from restorer_gui.inference import registry
+
+    if spec is None:
+        info = registry.default_model(task)
+        if info is None or info.card_path is None:
+            raise CommandError(f"no {task} model is installed: pass --model (a models/ id, card, .safetensors or a "
+                               f"trainer checkpoint such as checkpoints/{task}/best.pt)")
+        spec = str(info.card_path)
+    try:
+        return load_model(spec)
+    except (OSError, KeyError, ValueError) as exc:
+        raise CommandError(f"cannot load {spec}: {exc}") from None
+
+
 def resolve_sets(sets: Sequence[str], root: Path = DEFAULT_TEST_ROOT) -> dict[str, Path]:
     """Set names (folders under the test root) or folder paths → {name: folder}."""
     out = {}

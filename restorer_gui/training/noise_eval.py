@@ -179,31 +179,14 @@ def real_sheets(net: Any, denoiser: Any, real: Path, out_dir: Path, fixed: float
     return found
 
 
-def _load(spec: str | None, task: str) -> tuple[Any, Path | None]:
-    from restorer_gui.commandline import CommandError
-    from restorer_gui.inference import registry
-    from restorer_gui.training import evaluate as ev
-
-    if spec is None:
-        info = registry.default_model(task)
-        if info is None or info.card_path is None:
-            raise CommandError(f"no {task} model is installed: pass --model (a models/ id, card, .safetensors or a "
-                               "trainer checkpoint such as checkpoints/noise-estimate/best.pt)")
-        spec = str(info.card_path)
-    try:
-        return ev.load_model(spec)
-    except (OSError, KeyError, ValueError) as exc:
-        raise CommandError(f"cannot load {spec}: {exc}") from None
-
-
 def cli_eval(args: argparse.Namespace) -> int:
     """`restorer eval noise-estimate` (arguments of `restorer eval`)."""
     from restorer_gui.inference.noise_level import auto_settings
     from restorer_gui.training import evaluate as ev
     from restorer_gui.training.export import update_card
 
-    net, card = _load(args.model, "noise-estimate")
-    denoiser, _ = _load(args.denoiser, "denoise")
+    net, card = ev.load_for_eval(args.model, "noise-estimate")
+    denoiser, _ = ev.load_for_eval(args.denoiser, "denoise")
     quantile, scale = auto_settings(json.loads(card.read_text()) if card is not None else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
