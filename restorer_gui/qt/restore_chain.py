@@ -36,7 +36,8 @@ def options_from(s: Settings) -> RestorePhotoOptions:
     steps = tuple(n for n in s.restore_steps.split(",") if n in STEP_TITLES)
     return RestorePhotoOptions(steps=steps, review=s.restore_review,
                                sensitivity=threshold_to_sensitivity(s.repair_threshold) if s.repair_threshold else 0,
-                               sigma=s.restore_sigma, auto=s.restore_auto, strength=float(s.enhance_strength),
+                               sigma=s.restore_sigma, auto=s.restore_auto, keep_grain=s.denoise_keep_grain,
+                               strength=float(s.enhance_strength),
                                upscale_model=s.restore_upscale_model)
 
 
@@ -45,6 +46,7 @@ def remember(s: Settings, o: RestorePhotoOptions) -> None:
     s.restore_review = o.review
     s.repair_threshold = sensitivity_to_threshold(o.sensitivity) if o.sensitivity else 0.0
     s.restore_sigma, s.restore_auto = int(o.sigma), o.auto
+    s.denoise_keep_grain = int(o.keep_grain)
     s.enhance_strength = int(round(o.strength))
     if o.upscale_model:
         s.restore_upscale_model = o.upscale_model
@@ -80,7 +82,8 @@ def chain_recipe(o: RestorePhotoOptions, chosen: dict[str, dict[str, str]], step
     params: dict[str, dict[str, Any]] = {
         "repair": {"threshold": sensitivity_to_threshold(o.sensitivity) if o.sensitivity else None, "use_mask": True,
                    "grain": True, **chosen.get("repair", {})},
-        "denoise": {"strength": None if o.auto else float(o.sigma), "auto": o.auto, **chosen.get("denoise", {})},
+        "denoise": {"strength": None if o.auto else float(o.sigma), "auto": o.auto, "keep_grain": float(o.keep_grain),
+                    **chosen.get("denoise", {})},
         "enhance": {"strength": float(o.strength), **chosen.get("enhance", {})},
         "upscale": {"model": o.upscale_model or None},
     }

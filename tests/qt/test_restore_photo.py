@@ -321,3 +321,22 @@ def test_upscale_as_the_last_step_opens_the_larger_picture(window, open_doc, qtb
 
     expected = upscale(denoised, ops.ModelSet("cpu").get(("upscale",), upscaler.id))
     np.testing.assert_array_equal(big, expected)
+
+
+def test_keep_grain_in_restore_photo_reaches_the_denoise_step_and_is_remembered(qtbot):
+    """The Keep grain the user sets in Restore Photo is the denoise step's `keep_grain` (what the layer records
+    and the command line's --keep-grain runs), and it is the Denoise dialog's remembered setting too."""
+    from restorer_gui.qt.restore_chain import chain_recipe, remember
+
+    s = settings_mod.Settings()
+    s.denoise_keep_grain = 30
+    dialog = RestorePhotoDialog(options_from(s))
+    qtbot.addWidget(dialog)
+    assert dialog.keep_grain.value() == 30
+    dialog.keep_grain.setValue(45)
+    options = dialog.options()
+    assert options.keep_grain == 45
+    recipe = chain_recipe(options, {}, ("denoise",))
+    assert recipe.steps[0].params["keep_grain"] == 45.0
+    remember(s, options)
+    assert s.denoise_keep_grain == 45 and options_from(s).keep_grain == 45

@@ -40,6 +40,7 @@ class RestorePhotoOptions:
     sensitivity: int = 0  # repair: 2–98 %, 0 = the detector's own
     sigma: int = 15  # denoise: σ on the 0–255 scale …
     auto: bool = True  # … or estimated from the photo
+    keep_grain: int = 0  # denoise: % of the removed grain laid back
     strength: float = 100.0  # fix fading: % of the correction
     upscale_model: str = ""  # upscale: the model (its factor is the model's)
 
@@ -80,6 +81,9 @@ class RestorePhotoDialog(QDialog):
         self.denoise = StrengthControl(options.sigma, options.auto)
         form.addRow("Strength (σ, 0–255)", self.denoise.row)
         form.addRow("", self.denoise.auto)
+        self.grain_slider, self.keep_grain, row = linked_slider(100, options.keep_grain, " %")
+        self.keep_grain.setToolTip("Lay this share of the removed grain back, so the scan still looks like a photograph")
+        form.addRow("Keep grain", row)
         form = self._form("enhance")
         self.strength_slider, self.strength, row = linked_slider(100, int(round(options.strength)), " %")
         form.addRow("Strength", row)
@@ -103,7 +107,7 @@ class RestorePhotoDialog(QDialog):
                      "the run.")
         self._request = request_preview
         changed = [self.sensitivity.valueChanged, self.denoise.spin.valueChanged, self.denoise.auto.toggled,
-                   self.strength.valueChanged] + [box.toggled for box in self.step_boxes.values()]
+                   self.keep_grain.valueChanged, self.strength.valueChanged] + [box.toggled for box in self.step_boxes.values()]
         self.preview = live_preview(self, preview, request_preview, self._ask_preview, changed)
         self.before, self.after = (self.preview.before, self.preview.after) if self.preview else (None, None)
         buttons = run_buttons(self, "Restore")
@@ -146,7 +150,8 @@ class RestorePhotoDialog(QDialog):
     def options(self) -> RestorePhotoOptions:
         return RestorePhotoOptions(
             steps=self.checked_steps(), review=self.review.isChecked(), sensitivity=self.sensitivity.value(),
-            sigma=self.denoise.spin.value(), auto=self.denoise.auto.isChecked(), strength=float(self.strength.value()),
+            sigma=self.denoise.spin.value(), auto=self.denoise.auto.isChecked(),
+            keep_grain=self.keep_grain.value(), strength=float(self.strength.value()),
             upscale_model=str(self.upscale_model.currentData() or ""))
 
 
