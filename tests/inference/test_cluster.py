@@ -215,7 +215,9 @@ def test_a_file_that_kills_every_worker_fails_with_that_reason_and_the_rest_goes
     assert sorted(o.target.name for o in summary.done) == ["p00.png", "p02.png", "p03.png"]
     [(path, reason)] = summary.failed
     assert path.name == "poison.png" and reason.startswith("a worker died while restoring it, 3 times (")
-    assert len(runner.lost) == 3 and summary.fatal is None and temp_files(tmp_path) == []
+    # three losses charged to the poison; a fourth happens when a worker dies with a finished file still ahead of
+    # the poison in its queue (that file is charged the try and sent again): seen under a loaded CPU
+    assert 3 <= len(runner.lost) <= 4 and summary.fatal is None and temp_files(tmp_path) == []
 
 
 def test_workers_the_cluster_cannot_place_give_a_clear_reason(cluster, tmp_path):
