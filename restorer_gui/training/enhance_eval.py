@@ -15,7 +15,6 @@ Sheets of the real faded scans (input | ours | best classical) go to the output 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -162,7 +161,6 @@ def real_sheets(net: Any, real: Path, out_dir: Path, classical: str, patterns: S
 def cli_eval(args: argparse.Namespace) -> int:
     """`restorer eval enhance` (arguments of `restorer eval`)."""
     from restorer_gui.training import evaluate as ev
-    from restorer_gui.training.export import update_card
 
     net, card = ev.load_for_eval(args.model, "enhance")
     out = Path(args.out)
@@ -175,11 +173,4 @@ def cli_eval(args: argparse.Namespace) -> int:
     sheets = [] if args.no_sheets or not real.is_dir() else real_sheets(net, real, out, best)
     res = {"task": "enhance", "seed": args.seed, "max_images": args.max_images, "results": res, "sheets": sheets,
            "sheet_classical": best}
-    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
-    if args.update_card:
-        if card is None:
-            print("--update-card needs a models/ id, card or .safetensors with a card")
-            return 2
-        update_card(card, {"test": res["results"], "eval_seed": args.seed})
-    return 0
+    return ev.write_eval(out, res, card, args.update_card, {"test": res["results"], "eval_seed": args.seed})

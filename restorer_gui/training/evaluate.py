@@ -69,6 +69,23 @@ def load_model(spec: str | Path, models_dir: str | Path = REPO_ROOT / "models") 
 
 
 
+
+def write_eval(out: Path, res: dict[str, Any], card: Path | None, update: bool, metrics: dict[str, Any],
+               fields: dict[str, Any] | None = None) -> int:
+    """The end of `restorer eval TASK`: results.json in *out*, the results on stdout, and with *update* the
+    metrics (and card *fields*) written to the card. Returns the exit status (2: --update-card without a card)."""
+    from restorer_gui.training.export import update_card
+
+    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+    if update:
+        if card is None:
+            print("--update-card needs a models/ id, card or .safetensors with a card")
+            return 2
+        update_card(card, metrics, fields=fields)
+    return 0
+
+
 def load_for_eval(spec: str | None, task: str) -> tuple[torch.nn.Module, Path | None]:
     """`load_model` for `restorer eval TASK --model SPEC`: the installed default for *task* when SPEC is
     None; every failure a CommandError (one line for the user)."""

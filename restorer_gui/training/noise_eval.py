@@ -183,7 +183,6 @@ def cli_eval(args: argparse.Namespace) -> int:
     """`restorer eval noise-estimate` (arguments of `restorer eval`)."""
     from restorer_gui.inference.noise_level import auto_settings
     from restorer_gui.training import evaluate as ev
-    from restorer_gui.training.export import update_card
 
     net, card = ev.load_for_eval(args.model, "noise-estimate")
     denoiser, _ = ev.load_for_eval(args.denoiser, "denoise")
@@ -204,12 +203,6 @@ def cli_eval(args: argparse.Namespace) -> int:
     res = {"task": "noise-estimate", "seed": args.seed, "max_images": args.max_images, "denoiser": args.denoiser,
            "auto": {"quantile": quantile, "scale": scale}, "calibration": calibration, "results": res,
            "real": sheets, "sheet_fixed_sigma": 15.0}
-    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
-    if args.update_card:
-        if card is None:
-            print("--update-card needs a models/ id, card or .safetensors with a card")
-            return 2
-        auto = {"quantile": quantile, "scale": scale} | ({"calibration": calibration} if calibration else {})
-        update_card(card, {"test": res["results"], "real": sheets, "eval_seed": args.seed}, fields={"auto": auto})
-    return 0
+    auto = {"quantile": quantile, "scale": scale} | ({"calibration": calibration} if calibration else {})
+    return ev.write_eval(out, res, card, args.update_card,
+                         {"test": res["results"], "real": sheets, "eval_seed": args.seed}, fields={"auto": auto})
