@@ -20,6 +20,7 @@ from restorer_gui.qt.restore_chain import options_from
 from tests.tiny_enhancer import save_enhancer
 
 from .test_dialog_fields import crash_reports, menu_action  # noqa: F401 - fixture: the crash reporter, never hit
+from .test_repair_flow import _history
 from .test_scenarios import CTRL, SHIFT, file_dialogs, key, layer_rows, open_photo, shown, stroke  # noqa: F401
 from .tiny_models import install_all
 
@@ -37,11 +38,6 @@ def _scan(seed=3):
     photo[20:23, 6:90] = 250
     photo[44:50, 12:20] = 12
     return photo
-
-
-def _history(model):
-    stack = model.undo_stack
-    return [stack.text(i) for i in range(stack.count())]
 
 
 def _drive(qtbot, window, steps, *, review=False, strength=None, seen=None):
